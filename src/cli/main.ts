@@ -1,0 +1,39 @@
+/**
+ * The `sdllm` command. Thin: parse flags (commander), call the library, print.
+ * User errors (SdllmError, bad flags) print one line and exit 2; --debug adds the stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { SdllmError } from '../errors.js';
+import { registerGenerate } from './generate.js';
+import { registerInfo } from './info.js';
+
+export const VERSION = '0.1.0';
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const program = new Command('sdllm')
+    .description('Spike-driven LLMs: convert, generate, evaluate and measure energy of LLaMA-family models run on spikes')
+    .version(VERSION)
+    .option('--debug', 'print stack traces of errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerGenerate(program);
+  registerInfo(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version also end here, with exit code 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof SdllmError && !debug) {
+      process.stderr.write(`sdllm: error: ${e.message}\n`);
+      return 2;
+    }
+    if (debug) process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    else process.stderr.write(`sdllm: internal error: ${(e as Error).message} (run with --debug for details)\n`);
+    return e instanceof SdllmError ? 2 : 1;
+  }
+}

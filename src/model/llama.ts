@@ -1,0 +1,232 @@
+/**
+ * The LLaMA-family decoder, written once: RMSNorm → attention (GQA, RoPE, KV cache) → residual
+ * → RMSNorm → SwiGLU MLP → residual, for Llama, Mistral and Qwen2 alike (they differ by config).
+ * Every matmul goes through a Linear, so quantized and spike-driven methods plug in by building
+ * the model with other Linears.
+ *
+ * Data layout (as llama2.c): activations of the `rows` tokens of one call are row-major
+ * [rows, width] Float32Arrays held in a workspace that is reused across calls, so decoding one
+ * token at a time allocates nothing.
+ */
+import type { ModelConfig } from './config.js';
+import type { Linear } from './linear.js';
+import type { Tokenizer } from './tokenizer.js';
+import { KVCache } from './kv-cache.js';
+import { RopeTable, applyRope, inverseFrequencies } from './rope.js';
+import { fail } from '../errors.js';
+
+export interface DecoderLayer {
+  input_layernorm: Float32Array;
+  q_proj: Linear;
+  k_proj: Linear;
+  v_proj: Linear;
+  o_proj: Linear;
+  post_attention_layernorm: Float32Array;
+  gate_proj: Linear;
+  up_proj: Linear;
+  down_proj: Linear;
+}
+
+export interface ModelParts {
+  embed_tokens: Float32Array;
+  layers: DecoderLayer[];
+  norm: Float32Array;
+  lm_head: Linear;
+}
+
+export interface ForwardOptions {
+  /** Continue from (and append to) this cache; without one the ids are a fresh sequence. */
+  cache?: KVCache;
+  /** Return logits of every position ([rows, vocab]) instead of the last one only. */
+  allLogits?: boolean;
+}
+
+class Workspace {
+  rows = 0;
+  x = new Float32Array(0);
+  xn = new Float32Array(0);
+  q = new Float32Array(0);
+  k = new Float32Array(0);
+  v = new Float32Array(0);
+  att = new Float32Array(0);
+  proj = new Float32Array(0);
+  gate = new Float32Array(0);
+  up = new Float32Array(0);
+  scores = new Float32Array(0);
+  logits = new Float32Array(0);
+
+  constructor(private readonly c: ModelConfig) {}
+
+  ensure(rows: number, positions: number, logitRows: number): void {
+    const c = this.c;
+    if (rows > this.rows) {
+      const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim;
+      this.x = new Float32Array(rows * d);
+      this.xn = new Float32Array(rows * d);
+      this.proj = new Float32Array(rows * d);
+      this.q = new Float32Array(rows * qd);
+      this.att = new Float32Array(rows * qd);
+      this.k = new Float32Array(rows * kvd);
+      this.v = new Float32Array(rows * kvd);
+      this.gate = new Float32Array(rows * c.intermediate_size);
+      this.up = new Float32Array(rows * c.intermediate_size);
+      this.rows = rows;
+    }
+    if (positions > this.scores.length) this.scores = new Float32Array(Math.max(positions, 2 * this.scores.length));
+    if (logitRows * c.vocab_size > this.logits.length) this.logits = new Float32Array(logitRows * c.vocab_size);
+  }
+}
+
+export class LlamaModel {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly parts: ModelParts;
+  /** Metadata of where the model came from, for `sdllm info` and reports. */
+  readonly source: Record<string, unknown>;
+  private readonly rope: RopeTable;
+  private readonly ws: Workspace;
+
+  constructor(config: ModelConfig, tokenizer: Tokenizer, parts: ModelParts, source: Record<string, unknown> = {}) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.parts = parts;
+    this.source = source;
+    this.rope = new RopeTable(inverseFrequencies(config));
+    this.ws = new Workspace(config);
+  }
+
+  newCache(capacity = 0): KVCache {
+    const c = this.config;
+    return new KVCache(c.num_hidden_layers, c.num_key_value_heads * c.head_dim, capacity);
+  }
+
+  /**
+   * Runs `ids` at the positions after what `cache` holds and returns logits — of the last
+   * position, or of all positions with `allLogits` — as a fresh array the caller owns.
+   */
+  forward(ids: ArrayLike<number>, opts: ForwardOptions = {}): Float32Array {
+    return this.step(ids, opts.cache ?? this.newCache(ids.length), opts.allLogits ?? false).slice();
+  }
+
+  /**
+   * As forward(), but returns a view of the workspace's logits, valid until the next call:
+   * the decode loop uses this so that producing a token allocates nothing.
+   */
+  step(ids: ArrayLike<number>, cache: KVCache, allLogits = false): Float32Array {
+    const c = this.config;
+    const rows = ids.length;
+    if (rows === 0) fail('forward() needs at least one token');
+    const start = cache.length;
+    const end = start + rows;
+    if (end > c.max_position_embeddings)
+      fail(`sequence of ${end} tokens is longer than the model's context (max_position_embeddings = ${c.max_position_embeddings})`);
+    cache.reserve(end);
+    this.rope.ensure(end);
+    const ws = this.ws;
+    ws.ensure(rows, end, allLogits ? rows : 1);
+    const d = c.hidden_size;
+
+    for (let r = 0; r < rows; r++) {
+      const id = ids[r];
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocab_size) fail(`token id ${id} is outside the vocabulary (0..${c.vocab_size - 1})`);
+      ws.x.set(this.parts.embed_tokens.subarray(id * d, id * d + d), r * d);
+    }
+
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const layer = this.parts.layers[l];
+      rmsNorm(ws.x, layer.input_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+      this.attention(l, layer, rows, start, cache);
+      addInPlace(ws.x, ws.proj, rows * d);
+      rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+      layer.gate_proj.forward(ws.xn, ws.gate, rows);
+      layer.up_proj.forward(ws.xn, ws.up, rows);
+      siluMul(ws.gate, ws.up, rows * c.intermediate_size);
+      layer.down_proj.forward(ws.gate, ws.proj, rows);
+      addInPlace(ws.x, ws.proj, rows * d);
+    }
+    cache.length = end;
+
+    const outRows = allLogits ? rows : 1;
+    const from = (rows - outRows) * d;
+    rmsNorm(ws.x.subarray(from), this.parts.norm, ws.xn, outRows, d, c.rms_norm_eps);
+    this.parts.lm_head.forward(ws.xn, ws.logits, outRows);
+    return ws.logits.subarray(0, outRows * c.vocab_size);
+  }
+
+  private attention(l: number, layer: DecoderLayer, rows: number, start: number, cache: KVCache): void {
+    const c = this.config, ws = this.ws;
+    const hd = c.head_dim, half = hd / 2, nh = c.num_attention_heads, nkv = c.num_key_value_heads;
+    const qd = nh * hd, kvd = nkv * hd, group = nh / nkv;
+    const interleaved = c.rope_layout === 'interleaved';
+    layer.q_proj.forward(ws.xn, ws.q, rows);
+    layer.k_proj.forward(ws.xn, ws.k, rows);
+    layer.v_proj.forward(ws.xn, ws.v, rows);
+    const K = cache.keys[l], V = cache.values[l];
+    for (let r = 0; r < rows; r++) {
+      const pos = start + r;
+      for (let h = 0; h < nh; h++) applyRope(ws.q, r * qd + h * hd, half, pos, this.rope, interleaved);
+      for (let h = 0; h < nkv; h++) applyRope(ws.k, r * kvd + h * hd, half, pos, this.rope, interleaved);
+    }
+    K.set(ws.k.subarray(0, rows * kvd), start * kvd);
+    V.set(ws.v.subarray(0, rows * kvd), start * kvd);
+
+    const scale = 1 / Math.sqrt(hd);
+    const scores = ws.scores;
+    const window = c.sliding_window;
+    ws.att.fill(0, 0, rows * qd);
+    for (let r = 0; r < rows; r++) {
+      const pos = start + r;
+      const first = window === null ? 0 : Math.max(0, pos - window + 1);
+      for (let h = 0; h < nh; h++) {
+        const qo = r * qd + h * hd;
+        const ko = Math.floor(h / group) * hd;
+        let max = -Infinity;
+        for (let j = first; j <= pos; j++) {
+          const kj = j * kvd + ko;
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += ws.q[qo + i] * K[kj + i];
+          s *= scale;
+          scores[j] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let j = first; j <= pos; j++) {
+          const e = Math.exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        const out = ws.att;
+        for (let j = first; j <= pos; j++) {
+          const p = scores[j] * inv;
+          const vj = j * kvd + ko;
+          for (let i = 0; i < hd; i++) out[qo + i] += p * V[vj + i];
+        }
+      }
+    }
+    layer.o_proj.forward(ws.att, ws.proj, rows);
+  }
+}
+
+/** y[r] = x[r] / rms(x[r]) * weight, per row (the normalisation is done in float64, stored as float32). */
+export function rmsNorm(x: Float32Array, weight: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += x[o + i] * x[o + i];
+    const inv = Math.fround(1 / Math.sqrt(Math.fround(ss / d) + eps));
+    for (let i = 0; i < d; i++) y[o + i] = weight[i] * Math.fround(x[o + i] * inv);
+  }
+}
+
+function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) x[i] += y[i];
+}
+
+/** gate ← silu(gate) * up, the SwiGLU activation. */
+function siluMul(gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    gate[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+}

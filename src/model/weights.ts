@@ -1,0 +1,65 @@
+/**
+ * Float weights of a LLaMA-family model under Hugging Face tensor names, read tensor by tensor
+ * and checked against the config. A tied head shares the embedding's array (one copy).
+ */
+import type { ModelConfig } from './config.js';
+import type { TensorSource } from '../formats/tensor-source.js';
+import { fail } from '../errors.js';
+
+export interface FloatLayerWeights {
+  input_layernorm: Float32Array;
+  q_proj: Float32Array;
+  k_proj: Float32Array;
+  v_proj: Float32Array;
+  o_proj: Float32Array;
+  q_bias: Float32Array | null;
+  k_bias: Float32Array | null;
+  v_bias: Float32Array | null;
+  post_attention_layernorm: Float32Array;
+  gate_proj: Float32Array;
+  up_proj: Float32Array;
+  down_proj: Float32Array;
+}
+
+export interface FloatWeights {
+  embed_tokens: Float32Array;
+  layers: FloatLayerWeights[];
+  norm: Float32Array;
+  /** The same array as embed_tokens when the embeddings are tied. */
+  lm_head: Float32Array;
+}
+
+export function readFloatWeights(src: TensorSource, c: ModelConfig): FloatWeights {
+  const read = (name: string, shape: number[]): Float32Array => {
+    if (!src.has(name)) fail(`tensor ${name} is missing from the checkpoint`, src.path);
+    const got = src.shape(name);
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i]))
+      fail(`tensor ${name} has shape [${got}] but the config implies [${shape}]`, src.path);
+    return src.readF32(name);
+  };
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const embed = read('model.embed_tokens.weight', [c.vocab_size, d]);
+  const layers: FloatLayerWeights[] = [];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    const bias = (n: string, len: number) => (c.attention_bias ? read(`${p}self_attn.${n}.bias`, [len]) : null);
+    layers.push({
+      input_layernorm: read(`${p}input_layernorm.weight`, [d]),
+      q_proj: read(`${p}self_attn.q_proj.weight`, [qd, d]),
+      k_proj: read(`${p}self_attn.k_proj.weight`, [kvd, d]),
+      v_proj: read(`${p}self_attn.v_proj.weight`, [kvd, d]),
+      o_proj: read(`${p}self_attn.o_proj.weight`, [d, qd]),
+      q_bias: bias('q_proj', qd),
+      k_bias: bias('k_proj', kvd),
+      v_bias: bias('v_proj', kvd),
+      post_attention_layernorm: read(`${p}post_attention_layernorm.weight`, [d]),
+      gate_proj: read(`${p}mlp.gate_proj.weight`, [I, d]),
+      up_proj: read(`${p}mlp.up_proj.weight`, [I, d]),
+      down_proj: read(`${p}mlp.down_proj.weight`, [d, I]),
+    });
+  }
+  const norm = read('model.norm.weight', [d]);
+  // Some tied checkpoints still ship lm_head.weight; the embedding is the one we keep.
+  const lm_head = c.tie_word_embeddings ? embed : read('lm_head.weight', [c.vocab_size, d]);
+  return { embed_tokens: embed, layers, norm, lm_head };
+}

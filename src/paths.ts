@@ -1,0 +1,8 @@
+import { fileURLToPath } from 'node:url';
+import nodePath from 'node:path';
+
+/** The package's root folder (this file is compiled to dist/src/paths.js). */
+export const PACKAGE_ROOT = nodePath.resolve(fileURLToPath(new URL('../../', import.meta.url)));
+
+/** The model embedded in the package, used when no --model is given. */
+export const DEFAULT_MODEL = nodePath.join(PACKAGE_ROOT, 'models', 'sdllm-tiny');
