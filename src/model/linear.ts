@@ -3,7 +3,7 @@
  * quantized and spike-driven operators (quant/, spike/) implement the same interface, so a
  * method is chosen by which Linear the model is built with, never by a copy of the forward pass.
  */
-import { matmulF32 } from '../kernels/matmul.js';
+import { kernels } from '../kernels/registry.js';
 
 export interface Linear {
   readonly inFeatures: number;
@@ -23,7 +23,7 @@ export class DenseLinear implements Linear {
   }
 
   forward(x: Float32Array, y: Float32Array, rows: number): void {
-    matmulF32(x, this.weight, y, rows, this.inFeatures, this.outFeatures);
+    kernels().matmulF32(x, this.weight, y, rows, this.inFeatures, this.outFeatures);
     addBias(y, this.bias, rows, this.outFeatures);
   }
 }

@@ -1,0 +1,49 @@
+/**
+ * Kernel registry (after tfjs-core): every hot kernel is registered per backend. `ts` is the
+ * plain reference every other backend is tested against (test/kernels-conformance.test.ts).
+ * Model code calls kernels only through `kernels()`, so switching backend is one call.
+ */
+import { matmulF32 } from './ts/matmul.js';
+import { spikeLinearCounts, spikeLinearEvents } from './ts/spike-linear.js';
+
+export type { SpikeLinearWeights } from './ts/spike-linear.js';
+
+export interface KernelSet {
+  matmulF32: typeof matmulF32;
+  spikeLinearCounts: typeof spikeLinearCounts;
+  spikeLinearEvents: typeof spikeLinearEvents;
+}
+
+export type BackendName = 'ts' | 'native';
+
+const backends = new Map<BackendName, KernelSet>([['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents }]]);
+let active: KernelSet = backends.get('ts')!;
+let activeName: BackendName = 'ts';
+
+export function registerBackend(name: BackendName, set: KernelSet): void {
+  backends.set(name, set);
+}
+
+export function registeredBackends(): BackendName[] {
+  return [...backends.keys()];
+}
+
+export function getBackend(name: BackendName): KernelSet | undefined {
+  return backends.get(name);
+}
+
+export function setBackend(name: BackendName): void {
+  const set = backends.get(name);
+  if (!set) throw new Error(`kernel backend "${name}" is not available (registered: ${registeredBackends().join(', ')})`);
+  active = set;
+  activeName = name;
+}
+
+export function backendName(): BackendName {
+  return activeName;
+}
+
+/** The active kernels. Call per use (not cached at module load) so setBackend takes effect everywhere. */
+export function kernels(): KernelSet {
+  return active;
+}

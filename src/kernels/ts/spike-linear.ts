@@ -1,0 +1,84 @@
+/**
+ * The spike-driven linear layer of METHOD §4, plain TypeScript reference:
+ *
+ *   y_o = scale * sum_g dw[g, o] * sum_{i in g} c_i * Wq[o, i]
+ *
+ * Each nonzero count (or each spike event, in `events` mode) adds the integer weight column
+ * Wq[:, i] into integer accumulators: additions only. Once per group the m accumulators are
+ * multiplied by that group's scales and added into float64 sums, in group order; the result is
+ * rounded to float32 once. Every backend follows this order, so float outputs are bit-identical
+ * across backends, not only the integer sums.
+ *
+ * Layouts: qT is column-major int8 [n, m] (column i is qT[i*m .. i*m+m)); dwT is group-major
+ * [nGroups, m]; `acc` (Int32Array, m) and `sum` (Float64Array, m) are caller-provided scratch.
+ */
+
+export interface SpikeLinearWeights {
+  /** Column-major integer weights [n, m]. */
+  qT: Int8Array;
+  /** Group-major scales [nGroups, m]. */
+  dwT: Float32Array;
+  m: number;
+  n: number;
+  groupSize: number;
+}
+
+/** Counts mode: one pass over the nonzero integer counts c[cOff .. cOff + n). */
+export function spikeLinearCounts(
+  w: SpikeLinearWeights,
+  c: Int32Array, cOff: number,
+  scale: number,
+  y: Float32Array, yOff: number,
+  acc: Int32Array, sum: Float64Array,
+): void {
+  const { qT, dwT, m, n, groupSize: G } = w;
+  sum.fill(0, 0, m);
+  for (let g = 0, start = 0; start < n; g++, start += G) {
+    const end = Math.min(start + G, n);
+    acc.fill(0, 0, m);
+    for (let i = start; i < end; i++) {
+      const ci = c[cOff + i];
+      if (ci === 0) continue; // silent neuron: no work at all
+      const col = i * m;
+      // The hot loop: add the column |ci| times over, as ci * column (same integers, one pass).
+      for (let o = 0; o < m; o++) acc[o] += ci * qT[col + o];
+    }
+    flushGroup(dwT, g * m, acc, sum, m);
+  }
+  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+}
+
+/**
+ * Events mode: the faithful SNN simulation. Iterates time steps t and the spike events
+ * s_t,i in {-1, +1} of the trains [T, n] (time-major), adding or subtracting weight columns.
+ */
+export function spikeLinearEvents(
+  w: SpikeLinearWeights,
+  trains: Int8Array, T: number,
+  scale: number,
+  y: Float32Array, yOff: number,
+  acc: Int32Array, sum: Float64Array,
+): void {
+  const { qT, dwT, m, n, groupSize: G } = w;
+  sum.fill(0, 0, m);
+  for (let g = 0, start = 0; start < n; g++, start += G) {
+    const end = Math.min(start + G, n);
+    acc.fill(0, 0, m);
+    for (let t = 0; t < T; t++) {
+      const row = t * n;
+      for (let i = start; i < end; i++) {
+        const s = trains[row + i];
+        if (s === 0) continue;
+        const col = i * m;
+        if (s > 0) for (let o = 0; o < m; o++) acc[o] += qT[col + o];
+        else for (let o = 0; o < m; o++) acc[o] -= qT[col + o];
+      }
+    }
+    flushGroup(dwT, g * m, acc, sum, m);
+  }
+  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+}
+
+function flushGroup(dwT: Float32Array, off: number, acc: Int32Array, sum: Float64Array, m: number): void {
+  for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
+}
