@@ -39,7 +39,7 @@ export function registerGenerate(program: Command): void {
       const model = loadModel(f.model, { tokenizer: f.tokenizer });
       const ids = model.tokenizer.encode(f.prompt);
       if (ids.length > model.config.max_position_embeddings)
-        fail(`the prompt has ${ids.length} tokens, longer than the model's context of ${model.config.max_position_embeddings}`);
+        fail(`the prompt has ${ids.length} tokens, longer than the model's context of ${model.config.max_position_embeddings}`, f.model);
       const doSample = f.doSample ?? (f.temperature !== undefined || f.topK !== undefined || f.topP !== undefined);
       const streamer = f.json ? undefined : new TextStreamer(model.tokenizer, (s) => process.stdout.write(s));
       if (!f.json) process.stdout.write(f.prompt);

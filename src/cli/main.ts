@@ -15,9 +15,12 @@ export async function main(argv: string[]): Promise<number> {
     .description('Spike-driven LLMs: convert, generate, evaluate and measure energy of LLaMA-family models run on spikes')
     .version(VERSION)
     .option('--debug', 'print stack traces of errors')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Flag errors are one line like every other user error (commander writes "error: ...").
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`sdllm: ${s.trim().replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`),
+    });
   registerGenerate(program);
   registerInfo(program);
   try {

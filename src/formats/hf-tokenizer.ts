@@ -13,7 +13,12 @@ export class HfTokenizer implements Tokenizer {
   readonly eosTokenIds: readonly number[];
   private readonly impl: HfTokenizerImpl;
 
-  constructor(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, eosFromModel: readonly number[], file = 'tokenizer.json') {
+  constructor(
+    readonly tokenizerJson: Record<string, unknown>,
+    readonly tokenizerConfig: Record<string, unknown>,
+    eosFromModel: readonly number[],
+    file = 'tokenizer.json',
+  ) {
     try {
       this.impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
     } catch (e) {
@@ -21,9 +26,12 @@ export class HfTokenizer implements Tokenizer {
     }
     const model = tokenizerJson.model as { vocab?: Record<string, number> | unknown[] } | undefined;
     const vocab = model?.vocab;
-    const added = (tokenizerJson.added_tokens as { id: number }[] | undefined) ?? [];
-    const base = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
-    this.vocabSize = Math.max(base, ...added.map((t) => t.id + 1));
+    const addedRaw = tokenizerJson.added_tokens;
+    const added = Array.isArray(addedRaw) ? (addedRaw as { id?: unknown }[]) : [];
+    const base = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
+    let size = base;
+    for (const t of added) if (t && Number.isSafeInteger(t.id)) size = Math.max(size, (t.id as number) + 1);
+    this.vocabSize = size;
     this.bosTokenId = this.tokenId(tokenizerConfig.bos_token);
     const eos = this.tokenId(tokenizerConfig.eos_token);
     this.eosTokenIds = [...new Set([...eosFromModel, ...(eos === null ? [] : [eos])])];
@@ -46,7 +54,7 @@ export class HfTokenizer implements Tokenizer {
 
 export function loadHfTokenizer(dir: string, eosFromModel: readonly number[]): HfTokenizer {
   const tj = nodePath.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(tj)) fail('tokenizer.json is missing (sdllm reads Hugging Face fast-tokenizer files)', dir);
+  if (!fs.existsSync(tj)) fail('no such file: the model folder needs its tokenizer (sdllm reads Hugging Face fast-tokenizer files)', tj);
   const tc = nodePath.join(dir, 'tokenizer_config.json');
   const config = fs.existsSync(tc) ? readJsonFile(tc) : {};
   return new HfTokenizer(readJsonFile(tj), config, eosFromModel, tj);

@@ -23,13 +23,21 @@ export class Llama2cTokenizer implements Tokenizer {
   private readonly scores: Float32Array;
   private readonly lookup = new Map<string, number>();
 
-  constructor(path: string, vocabSize: number) {
-    let buf: Buffer;
+  /** The file's bytes, kept so converted models can embed the tokenizer. */
+  readonly bytes: Uint8Array;
+
+  static fromFile(path: string, vocabSize: number): Llama2cTokenizer {
     try {
-      buf = fs.readFileSync(path);
+      return new Llama2cTokenizer(fs.readFileSync(path), vocabSize, path);
     } catch (e) {
-      fail(fileProblem(e), path);
+      if ((e as NodeJS.ErrnoException).code) fail(fileProblem(e), path);
+      throw e;
     }
+  }
+
+  constructor(bytes: Uint8Array, vocabSize: number, path = 'tokenizer.bin') {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.bytes = bytes;
     this.vocabSize = vocabSize;
     this.pieces = new Array(vocabSize);
     this.pieceBytes = new Array(vocabSize);

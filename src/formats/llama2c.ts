@@ -31,7 +31,9 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
   let size: number;
   const head = Buffer.alloc(28);
   try {
-    size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) fail(st.isDirectory() ? 'is a directory, expected a llama2.c checkpoint' : 'not a regular file', path);
+    size = st.size;
     if (size < 28) fail(`not a llama2.c checkpoint: ${size} bytes, shorter than its 28-byte header`, path);
     fs.readSync(fd, head, 0, 28, 0);
   } finally {
@@ -45,6 +47,22 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
   const hs = dim / heads;
   const kvDim = kvHeads * hs;
   const tied = vocabSigned > 0;
+  // The size the header implies, checked before anything is built from it: a corrupt header
+  // (say n_layers = 2^31 - 1) must not drive a loop or an allocation. Each term is < 2^53 when
+  // the total is, so the float arithmetic is exact whenever it can equal the file size.
+  const floats =
+    vocab * dim +
+    layers * (2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hidden * dim) +
+    dim +
+    seqLen * hs +
+    (tied ? 0 : vocab * dim);
+  const expected = 28 + 4 * floats;
+  if (expected !== size)
+    fail(
+      `file has ${size} bytes but its header (dim ${dim}, hidden_dim ${hidden}, n_layers ${layers}, vocab ${vocab}, seq_len ${seqLen}) ` +
+        `describes ${expected}: truncated or not a llama2.c checkpoint`,
+      path,
+    );
 
   const tensors = new Map<string, Llama2cTensor>();
   let off = 28;
@@ -69,7 +87,7 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
   take('model.norm.weight', [dim]);
   off += seqLen * hs * 4; // freq_cis_real and freq_cis_imag: [seq_len, head_size/2] each, unused
   if (!tied) take('lm_head.weight', [vocab, dim]);
-  if (off !== size) fail(`file has ${size} bytes but its header describes ${off} (truncated or not a llama2.c checkpoint)`, path);
+  if (off !== size) throw new Error(`readLlama2cCheckpoint: layout of ${off} bytes disagrees with the size check (${size})`);
 
   const config: ModelConfig = {
     architecture: 'LlamaForCausalLM',
@@ -96,9 +114,19 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
 
 export function readLlama2cTensor(ckpt: Llama2cCheckpoint, t: Llama2cTensor): Float32Array {
   const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-  const fd = fs.openSync(ckpt.path, 'r');
+  const bytes = new Uint8Array(out.buffer);
+  let fd: number;
   try {
-    fs.readSync(fd, new Uint8Array(out.buffer), 0, out.byteLength, t.offset);
+    fd = fs.openSync(ckpt.path, 'r');
+  } catch (e) {
+    fail(fileProblem(e), ckpt.path);
+  }
+  try {
+    for (let done = 0; done < bytes.length; ) {
+      const n = fs.readSync(fd, bytes, done, bytes.length - done, t.offset + done);
+      if (n === 0) fail(`file ended while reading tensor ${t.name} (it changed since its header was read?)`, ckpt.path);
+      done += n;
+    }
   } finally {
     fs.closeSync(fd);
   }

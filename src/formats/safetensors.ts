@@ -34,17 +34,22 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     fail(fileProblem(e), path);
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    // open() succeeds on a folder on Linux; reading it would then throw EISDIR.
+    if (!st.isFile()) fail(st.isDirectory() ? 'is a directory, expected a safetensors file' : 'not a regular file', path);
+    const size = st.size;
     if (size < 8) fail(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, path);
     const lenBuf = Buffer.alloc(8);
-    fs.readSync(fd, lenBuf, 0, 8, 0);
+    readFully(fd, lenBuf, 0, path, 'the header length');
     const headerLen = lenBuf.readBigUInt64LE(0);
+    // Both checks come before the allocation: the length is a claim of the file, not a fact.
     if (headerLen > BigInt(size - 8))
-      fail(`header length ${headerLen} is beyond the end of the file (${size} bytes)`, path);
+      fail(`header length ${headerLen} is beyond the end of the file (${size} bytes; truncated or not a safetensors file)`, path);
     if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds ${MAX_HEADER_BYTES} bytes`, path);
     const n = Number(headerLen);
+    if (n < 2) fail(`header length ${n} is too short for a JSON header`, path);
     const hbuf = Buffer.alloc(n);
-    fs.readSync(fd, hbuf, 0, n, 8);
+    readFully(fd, hbuf, 8, path, 'the header');
     return parseHeader(path, hbuf.toString('utf8'), 8 + n, size);
   } finally {
     fs.closeSync(fd);
@@ -62,40 +67,72 @@ function parseHeader(path: string, text: string, dataStart: number, fileSize: nu
   const dataSize = fileSize - dataStart;
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') {
+  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
+    const name = shortName(key);
+    if (key === '__metadata__') {
       metadata = checkMetadata(path, raw);
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null) fail(`tensor ${name}: entry is not an object`, path);
-    if (!isDType(e.dtype)) fail(`tensor ${name}: unknown dtype ${JSON.stringify(e.dtype)}`, path);
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`tensor ${name}: entry is not an object`, path);
+    if (!isDType(e.dtype)) fail(`tensor ${name}: unknown dtype ${brief(e.dtype)}`, path);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor ${name}: shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`, path);
+      fail(`tensor ${name}: shape ${brief(e.shape)} is not a list of non-negative integers`, path);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1])
-      fail(`tensor ${name}: data_offsets ${JSON.stringify(off)} are not [begin, end] with begin <= end`, path);
+      fail(`tensor ${name}: data_offsets ${brief(off)} are not [begin, end] with begin <= end`, path);
     const [begin, end] = off as [number, number];
     if (end > dataSize)
-      fail(`tensor ${name}: data_offsets [${begin}, ${end}] are out of range (the data section has ${dataSize} bytes)`, path);
+      fail(`tensor ${name}: data_offsets [${begin}, ${end}] are out of range: the data section has ${dataSize} bytes (truncated or corrupt file)`, path);
     const shape = e.shape as number[];
     const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[e.dtype];
     if (expected !== end - begin)
-      fail(`tensor ${name}: shape [${shape}] x ${e.dtype} needs ${expected} bytes but data_offsets span ${end - begin}`, path);
-    tensors.set(name, { name, dtype: e.dtype, shape, offset: dataStart + begin, byteLength: end - begin });
+      fail(`tensor ${name}: shape ${brief(shape)} x ${e.dtype} needs ${expected} bytes but data_offsets span ${end - begin}`, path);
+    tensors.set(key, { name: key, dtype: e.dtype, shape, offset: dataStart + begin, byteLength: end - begin });
   }
-  const sorted = [...tensors.values()].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    if (sorted[i].offset < prev.offset + prev.byteLength)
-      fail(`tensors ${prev.name} and ${sorted[i].name} have overlapping data_offsets`, path);
+  // Sorted by start, a tensor overlaps an earlier one iff it starts before the furthest end so far.
+  // Empty tensors occupy no bytes and cannot overlap anything.
+  const sorted = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  let furthest: TensorInfo | undefined;
+  for (const t of sorted) {
+    if (furthest && t.offset < furthest.offset + furthest.byteLength) {
+      const r = (x: TensorInfo) => `${shortName(x.name)} [${x.offset - dataStart}, ${x.offset - dataStart + x.byteLength}]`;
+      fail(`tensors ${r(furthest)} and ${r(t)} have overlapping data_offsets`, path);
+    }
+    if (!furthest || t.offset + t.byteLength > furthest.offset + furthest.byteLength) furthest = t;
   }
   return { path, tensors, metadata };
 }
 
+/** Reads exactly buf.length bytes at `position`; a short read is a file that changed or ended under us. */
+function readFully(fd: number, buf: Uint8Array, position: number, path: string, what: string): void {
+  let done = 0;
+  while (done < buf.length) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, done, buf.length - done, position + done);
+    } catch (e) {
+      fail(`cannot read ${what}: ${fileProblem(e)}`, path);
+    }
+    if (n === 0) fail(`file ended while reading ${what}`, path);
+    done += n;
+  }
+}
+
+/** A value of a (possibly hostile) header for a one-line message: JSON, cut short. */
+function brief(v: unknown, max = 60): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+/** A tensor name for a message: as is when printable and short, else quoted and cut. */
+function shortName(name: string): string {
+  return /^[\x20-\x7e]{1,120}$/.test(name) ? name : brief(name, 120);
+}
+
 function checkMetadata(path: string, raw: unknown): Record<string, string> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object', path);
-  for (const [k, v] of Object.entries(raw)) if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`, path);
+  for (const [k, v] of Object.entries(raw)) if (typeof v !== 'string') fail(`__metadata__.${shortName(k)} is not a string`, path);
   return raw as Record<string, string>;
 }
 
@@ -110,14 +147,15 @@ export function fileProblem(e: unknown): string {
 /** Reads raw bytes of one tensor (one read, no intermediate copies). */
 export function readTensorBytes(info: TensorInfo, path: string, into?: Uint8Array): Uint8Array {
   const buf = into ?? new Uint8Array(info.byteLength);
-  const fd = fs.openSync(path, 'r');
+  if (buf.byteLength !== info.byteLength) throw new Error(`readTensorBytes: buffer of ${buf.byteLength} bytes for ${info.byteLength}`);
+  let fd: number;
   try {
-    let done = 0;
-    while (done < info.byteLength) {
-      const n = fs.readSync(fd, buf, done, info.byteLength - done, info.offset + done);
-      if (n === 0) fail(`tensor ${info.name}: file ended while reading its data`, path);
-      done += n;
-    }
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    fail(fileProblem(e), path);
+  }
+  try {
+    readFully(fd, buf, info.offset, path, `the data of tensor ${info.name}`);
   } finally {
     fs.closeSync(fd);
   }

@@ -26,7 +26,10 @@ export function hfTensorSource(dir: string): TensorSource {
   const index = nodePath.join(dir, 'model.safetensors.index.json');
   const single = nodePath.join(dir, 'model.safetensors');
   const byName = new Map<string, { info: TensorInfo; file: string }>();
+  // Messages about tensors name the file that lists them: the index, or the one model.safetensors.
+  let where = dir;
   if (fs.existsSync(index)) {
+    where = index;
     const idx = readJsonFile(index);
     const map = idx.weight_map;
     if (typeof map !== 'object' || map === null) fail('has no "weight_map" object', index);
@@ -40,15 +43,16 @@ export function hfTensorSource(dir: string): TensorSource {
     for (const [name, f] of Object.entries(map as Record<string, string>))
       if (byName.get(name)?.file !== nodePath.join(dir, f)) fail(`tensor ${name} is listed in ${f} but that shard does not contain it`, index);
   } else if (fs.existsSync(single)) {
+    where = single;
     for (const info of readSafetensorsHeader(single).tensors.values()) byName.set(info.name, { info, file: single });
   } else {
     fail('no model.safetensors or model.safetensors.index.json in this folder', dir);
   }
-  const get = (name: string) => byName.get(name) ?? fail(`tensor ${name} is missing from the checkpoint`, dir);
+  const get = (name: string) => byName.get(name) ?? fail(`tensor ${name} is missing from the checkpoint`, where);
   let bytes = 0;
   for (const { info } of byName.values()) bytes += info.byteLength;
   return {
-    path: dir,
+    path: where,
     has: (n) => byName.has(n),
     shape: (n) => get(n).info.shape,
     dtype: (n) => get(n).info.dtype,

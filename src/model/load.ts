@@ -57,7 +57,7 @@ export function openCheckpoint(path: string = DEFAULT_MODEL, opts: LoadOptions =
 function openLlama2c(path: string, opts: LoadOptions): Checkpoint {
   const ckpt = readLlama2cCheckpoint(path);
   const tokPath = opts.tokenizer ?? findLlama2cTokenizer(path);
-  const tokenizer = new Llama2cTokenizer(tokPath, ckpt.config.vocab_size);
+  const tokenizer = Llama2cTokenizer.fromFile(tokPath, ckpt.config.vocab_size);
   return { format: 'llama2c', path, config: ckpt.config, tokenizer, tensors: llama2cTensorSource(ckpt) };
 }
 
