@@ -14,6 +14,7 @@ import type { Tokenizer } from './tokenizer.js';
 import { KVCache } from './kv-cache.js';
 import { RopeTable, applyRope, inverseFrequencies } from './rope.js';
 import { fail } from '../errors.js';
+import { floatAttention, type AttentionCore } from './attention.js';
 
 export interface DecoderLayer {
   input_layernorm: Float32Array;
@@ -25,6 +26,8 @@ export interface DecoderLayer {
   gate_proj: Linear;
   up_proj: Linear;
   down_proj: Linear;
+  /** The attention products; float when absent. */
+  attention?: AttentionCore;
 }
 
 export interface ModelParts {
@@ -156,7 +159,7 @@ export class LlamaModel {
   private attention(l: number, layer: DecoderLayer, rows: number, start: number, cache: KVCache): void {
     const c = this.config, ws = this.ws;
     const hd = c.head_dim, half = hd / 2, nh = c.num_attention_heads, nkv = c.num_key_value_heads;
-    const qd = nh * hd, kvd = nkv * hd, group = nh / nkv;
+    const qd = nh * hd, kvd = nkv * hd;
     const interleaved = c.rope_layout === 'interleaved';
     layer.q_proj.forward(ws.xn, ws.q, rows);
     layer.k_proj.forward(ws.xn, ws.k, rows);
@@ -170,40 +173,8 @@ export class LlamaModel {
     K.set(ws.k.subarray(0, rows * kvd), start * kvd);
     V.set(ws.v.subarray(0, rows * kvd), start * kvd);
 
-    const scale = 1 / Math.sqrt(hd);
-    const scores = ws.scores;
-    const window = c.sliding_window;
-    ws.att.fill(0, 0, rows * qd);
-    for (let r = 0; r < rows; r++) {
-      const pos = start + r;
-      const first = window === null ? 0 : Math.max(0, pos - window + 1);
-      for (let h = 0; h < nh; h++) {
-        const qo = r * qd + h * hd;
-        const ko = Math.floor(h / group) * hd;
-        let max = -Infinity;
-        for (let j = first; j <= pos; j++) {
-          const kj = j * kvd + ko;
-          let s = 0;
-          for (let i = 0; i < hd; i++) s += ws.q[qo + i] * K[kj + i];
-          s *= scale;
-          scores[j] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let j = first; j <= pos; j++) {
-          const e = Math.exp(scores[j] - max);
-          scores[j] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        const out = ws.att;
-        for (let j = first; j <= pos; j++) {
-          const p = scores[j] * inv;
-          const vj = j * kvd + ko;
-          for (let i = 0; i < hd; i++) out[qo + i] += p * V[vj + i];
-        }
-      }
-    }
+    const shape = { heads: nh, kvHeads: nkv, headDim: hd, window: c.sliding_window };
+    (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape);
     layer.o_proj.forward(ws.att, ws.proj, rows);
   }
 }

@@ -1,0 +1,86 @@
+/**
+ * QuaRot-style rotation of a float model (METHOD §1b), done offline on the weights:
+ *  1. fold every RMSNorm weight into the linears that read its output (the norms become 1, so
+ *     RMSNorm commutes with any orthogonal Q);
+ *  2. rotate the residual stream by Q = diag(s)·H/√d: embeddings E ← E·Q, readers W ← W·Q,
+ *     writers W ← Qᵀ·W, lm_head W ← W·Q;
+ *  3. fuse an online block Hadamard Q_b into down_proj (and optionally o_proj): W ← W·Q_b, and the
+ *     model applies x ← x·Q_b to that layer's input at run time (additions/subtractions only).
+ * The float function of the model is unchanged up to rounding (tested).
+ */
+import type { ModelConfig } from '../model/config.js';
+import type { FloatWeights } from '../model/weights.js';
+import type { Linear } from '../model/linear.js';
+import { BlockHadamard, RandomizedHadamard } from './hadamard.js';
+
+export type OnlineSite = 'down_proj' | 'o_proj';
+
+/** Seeds of the three rotations derive from the one recorded seed. */
+export const onlineSeed = (seed: number, site: OnlineSite) => (seed + (site === 'down_proj' ? 1 : 2)) >>> 0;
+
+/** Scales the input channels of W [rows, cols] by v (W ← W·diag(v)). */
+function scaleColumns(W: Float32Array, rows: number, cols: number, v: Float32Array): void {
+  for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) W[r * cols + i] *= v[i];
+}
+
+export function foldNorms(w: FloatWeights, c: ModelConfig): void {
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  for (const l of w.layers) {
+    scaleColumns(l.q_proj, qd, d, l.input_layernorm);
+    scaleColumns(l.k_proj, kvd, d, l.input_layernorm);
+    scaleColumns(l.v_proj, kvd, d, l.input_layernorm);
+    l.input_layernorm.fill(1);
+    scaleColumns(l.gate_proj, I, d, l.post_attention_layernorm);
+    scaleColumns(l.up_proj, I, d, l.post_attention_layernorm);
+    l.post_attention_layernorm.fill(1);
+  }
+  // A tied head reads the embedding's array: untie it first, since only the head gets the norm.
+  if (w.lm_head === w.embed_tokens) w.lm_head = w.embed_tokens.slice();
+  scaleColumns(w.lm_head, c.vocab_size, d, w.norm);
+  w.norm.fill(1);
+}
+
+/** Folds norms and rotates `w` in place. */
+export function rotateWeights(w: FloatWeights, c: ModelConfig, seed: number, online: readonly OnlineSite[]): void {
+  foldNorms(w, c);
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const Q = new RandomizedHadamard(d, seed);
+  Q.rotateRows(w.embed_tokens, c.vocab_size);
+  Q.rotateRows(w.lm_head, c.vocab_size);
+  const down = online.includes('down_proj') ? new BlockHadamard(I, onlineSeed(seed, 'down_proj')) : null;
+  const o = online.includes('o_proj') ? new BlockHadamard(qd, onlineSeed(seed, 'o_proj')) : null;
+  for (const l of w.layers) {
+    Q.rotateRows(l.q_proj, qd);
+    Q.rotateRows(l.k_proj, kvd);
+    Q.rotateRows(l.v_proj, kvd);
+    Q.rotateRows(l.gate_proj, I);
+    Q.rotateRows(l.up_proj, I);
+    Q.rotateColumns(l.o_proj, qd);
+    Q.rotateColumns(l.down_proj, I);
+    down?.rotateWeightInputs(l.down_proj, d, I);
+    o?.rotateWeightInputs(l.o_proj, d, qd);
+  }
+}
+
+/**
+ * x ← x·Q_b before the wrapped linear: the run-time half of an online rotation. Works on a copy,
+ * so callers' buffers are left as they were.
+ */
+export class OnlineRotatedLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  private scratch = new Float32Array(0);
+  constructor(readonly rotation: BlockHadamard, readonly inner: Linear) {
+    this.inFeatures = inner.inFeatures;
+    this.outFeatures = inner.outFeatures;
+  }
+
+  forward(x: Float32Array, y: Float32Array, rows: number): void {
+    const n = rows * this.inFeatures;
+    if (this.scratch.length < n) this.scratch = new Float32Array(n);
+    const xr = this.scratch.subarray(0, n);
+    xr.set(x.subarray(0, n));
+    this.rotation.apply(xr, rows);
+    this.inner.forward(xr, y, rows);
+  }
+}

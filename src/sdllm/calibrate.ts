@@ -1,0 +1,163 @@
+/**
+ * γ calibration, the "semantic alignment" of METHOD §2: for each spiked layer input (the q/k/v
+ * projections share one, gate/up another), pick γ from a grid to maximise the cosine similarity
+ * (or minimise the MSE) between the layer's output on float inputs, Ŵx, and on spike-coded
+ * inputs, Ŵ·θc. The inputs are the layer's real inputs, captured while the model (still at its
+ * starting γ) runs the calibration tokens. No gradients, no training: plug-and-play.
+ */
+import type { LlamaModel } from '../model/llama.js';
+import { dequantize } from '../quant/weights.js';
+import { kernels } from '../kernels/registry.js';
+import { SpikeLinear } from '../spike/spike-linear.js';
+import { threshold } from '../spike/threshold.js';
+import { spikeCounts } from '../spike/encode.js';
+import type { ThresholdRule } from '../spike/threshold.js';
+import { GAMMA_GRID, type MethodConfig } from './method.js';
+import { spikeLinears } from './stats.js';
+
+export interface CalibrationOptions {
+  grid?: number[];
+  /** Rows (tokens) per layer input on which the objective is evaluated, evenly spaced over the captured ones. */
+  rows?: number;
+  /** Sequence length the calibration tokens are cut into. */
+  ctx?: number;
+  onProgress?: (done: number, total: number, what: string) => void;
+}
+
+export interface LayerCalibration {
+  /** The linears sharing this input. */
+  linears: string[];
+  gamma: number;
+  objective: MethodConfig['calibObjective'];
+  /** Objective value at the chosen γ and at γ = 1 (absmax), mean over rows. */
+  best: number;
+  atAbsmax: number;
+}
+
+/** Calibrates γ of every SpikeLinear in `model` (in place); returns what it chose per input. */
+export function calibrateGamma(model: LlamaModel, method: MethodConfig, ids: number[], opts: CalibrationOptions = {}): LayerCalibration[] {
+  const a = method.activations;
+  if (a.kind !== 'ternary') return [];
+  const L = a.L;
+  const grid = opts.grid ?? GAMMA_GRID;
+  const ctx = Math.min(opts.ctx ?? 512, model.config.max_position_embeddings);
+  const maxRows = opts.rows ?? 512;
+
+  // Linears reading the same input share one γ: group them by the input they see.
+  const sites: SpikeLinear[][] = [];
+  for (const layer of model.parts.layers) {
+    for (const group of [['q_proj', 'k_proj', 'v_proj'], ['o_proj'], ['gate_proj', 'up_proj'], ['down_proj']] as const) {
+      const ls = group.map((r) => unwrapSpike(layer[r])).filter((l): l is SpikeLinear => l !== null);
+      if (ls.length) sites.push(ls);
+    }
+  }
+  const captured = sites.map(() => [] as Float32Array[]);
+  sites.forEach((ls, s) => {
+    ls[0].capture = (x, rows) => captured[s].push(x.slice(0, rows * ls[0].inFeatures));
+  });
+  try {
+    for (let start = 0; start < ids.length; start += ctx) {
+      const w = ids.slice(start, start + ctx);
+      if (w.length >= 2) model.step(w, model.newCache(w.length));
+    }
+  } finally {
+    for (const ls of sites) ls[0].capture = null;
+  }
+
+  const results: LayerCalibration[] = [];
+  sites.forEach((ls, s) => {
+    opts.onProgress?.(s, sites.length, ls[0].name);
+    const n = ls[0].inFeatures;
+    const all = concat(captured[s]);
+    captured[s] = [];
+    const X = evenlySpacedRows(all, n, maxRows);
+    const rows = X.length / n;
+    const What = ls.map((l) => dequantize(l.qw));
+    const ref = ls.map((l, k) => matmul(X, What[k], rows, n, l.outFeatures));
+    const score = (gamma: number): number => {
+      const rule: ThresholdRule = { kind: 'quantile', gamma };
+      const Xh = spikeDequantized(X, rows, n, rule, L);
+      const out = ls.map((l, k) => matmul(Xh, What[k], rows, n, l.outFeatures));
+      return objective(ref, out, ls.map((l) => l.outFeatures), rows, method.calibObjective);
+    };
+    let best = -Infinity, bestGamma = 1;
+    const scores = new Map<number, number>();
+    for (const g of grid) {
+      const v = score(g);
+      scores.set(g, v);
+      if (v > best) {
+        best = v;
+        bestGamma = g;
+      }
+    }
+    for (const l of ls) l.rule = { kind: 'quantile', gamma: bestGamma };
+    const sign = method.calibObjective === 'mse' ? -1 : 1;
+    results.push({ linears: ls.map((l) => l.name), gamma: bestGamma, objective: method.calibObjective, best: sign * best, atAbsmax: sign * (scores.get(1) ?? score(1)) });
+  });
+  opts.onProgress?.(sites.length, sites.length, 'done');
+  return results;
+}
+
+export function unwrapSpike(l: unknown): SpikeLinear | null {
+  return spikeLinears([l])[0] ?? null;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function evenlySpacedRows(X: Float32Array, n: number, max: number): Float32Array {
+  const total = X.length / n;
+  if (total <= max) return X;
+  const out = new Float32Array(max * n);
+  for (let r = 0; r < max; r++) {
+    const src = Math.floor((r * total) / max);
+    out.set(X.subarray(src * n, src * n + n), r * n);
+  }
+  return out;
+}
+
+function matmul(X: Float32Array, W: Float32Array, rows: number, n: number, m: number): Float32Array {
+  const y = new Float32Array(rows * m);
+  kernels().matmulF32(X, W, y, rows, n, m);
+  return y;
+}
+
+/** θ·c for every row: what the spike-driven layer effectively multiplies its weights with. */
+function spikeDequantized(X: Float32Array, rows: number, n: number, rule: ThresholdRule, L: number): Float32Array {
+  const out = new Float32Array(rows * n);
+  const c = new Int32Array(n);
+  const scratch = new Float32Array(n);
+  for (let r = 0; r < rows; r++) {
+    const theta = threshold(X, r * n, n, rule, L, scratch);
+    spikeCounts(X, r * n, n, theta, L, c, 0);
+    for (let i = 0; i < n; i++) out[r * n + i] = theta * c[i];
+  }
+  return out;
+}
+
+/** Mean over rows of cos(ref_r, out_r) (outputs of sibling linears concatenated), or −MSE. */
+function objective(ref: Float32Array[], out: Float32Array[], widths: number[], rows: number, kind: 'cosine' | 'mse'): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    let dot = 0, na = 0, nb = 0, se = 0, cnt = 0;
+    widths.forEach((m, k) => {
+      for (let o = r * m; o < r * m + m; o++) {
+        const a = ref[k][o], b = out[k][o];
+        dot += a * b;
+        na += a * a;
+        nb += b * b;
+        se += (a - b) * (a - b);
+        cnt++;
+      }
+    });
+    total += kind === 'cosine' ? (na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0) : -se / cnt;
+  }
+  return total / rows;
+}

@@ -1,0 +1,126 @@
+/**
+ * From a float checkpoint to a model that runs a method: rotate (METHOD §1b), quantize weights
+ * (§1), then assemble Linears that code activations as the method says (§2–§4) and attention
+ * (§5). The prepared form (rotated float tensors + packed integer weights + per-layer threshold
+ * rules) is what `sdllm convert` writes, so a converted file and on-the-fly conversion assemble
+ * the very same model.
+ */
+import type { ModelConfig } from '../model/config.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { FloatWeights } from '../model/weights.js';
+import { DenseLinear, type Linear } from '../model/linear.js';
+import { LlamaModel, type DecoderLayer } from '../model/llama.js';
+import { quantizeWeights, dequantize, type QuantizedWeights } from '../quant/weights.js';
+import { rotateWeights, OnlineRotatedLinear, onlineSeed } from '../quant/rotate.js';
+import { BlockHadamard } from '../quant/hadamard.js';
+import { SpikeLinear } from '../spike/spike-linear.js';
+import { SpikingAttention } from '../spike/attention.js';
+import type { ThresholdRule } from '../spike/threshold.js';
+import type { MethodConfig } from './method.js';
+
+export const LAYER_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LayerLinear = (typeof LAYER_LINEARS)[number];
+
+/** Weights of one matmul: packed integers (4-bit methods) or float (fp, float lm_head). */
+export interface PreparedLinear {
+  name: string;
+  outFeatures: number;
+  inFeatures: number;
+  qw: QuantizedWeights | null;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+}
+
+export interface PreparedLayer {
+  input_layernorm: Float32Array;
+  post_attention_layernorm: Float32Array;
+  linears: Record<LayerLinear, PreparedLinear>;
+}
+
+export interface PreparedModel {
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  method: MethodConfig;
+  embed_tokens: Float32Array;
+  norm: Float32Array;
+  layers: PreparedLayer[];
+  lm_head: PreparedLinear;
+  /** Threshold rule per spiked linear (by name), e.g. the calibrated γ. Missing: the method's rule. */
+  rules: Record<string, ThresholdRule>;
+  /** Where it came from, recorded in converted files. */
+  source: Record<string, unknown>;
+}
+
+export function linearName(layer: number, role: LayerLinear): string {
+  const block = role === 'gate_proj' || role === 'up_proj' || role === 'down_proj' ? 'mlp' : 'self_attn';
+  return `model.layers.${layer}.${block}.${role}`;
+}
+
+/** Rotates and quantizes `w` (which it consumes) as `method` says. */
+export function prepareModel(
+  config: ModelConfig,
+  tokenizer: Tokenizer,
+  w: FloatWeights,
+  method: MethodConfig,
+  source: Record<string, unknown> = {},
+): PreparedModel {
+  if (method.rotate === 'hadamard') rotateWeights(w, config, method.rotationSeed, method.onlineRotation);
+  const c = config;
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const shapes: Record<LayerLinear, [number, number]> = {
+    q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
+  };
+  const prep = (name: string, weight: Float32Array, outF: number, inF: number, bias: Float32Array | null, quantize: boolean): PreparedLinear =>
+    quantize && method.weightBits !== null
+      ? { name, outFeatures: outF, inFeatures: inF, qw: quantizeWeights(weight, outF, inF, { bits: method.weightBits, groupSize: method.groupSize }), weight: null, bias }
+      : { name, outFeatures: outF, inFeatures: inF, qw: null, weight, bias };
+  const layers = w.layers.map((lw, l) => {
+    const linears = {} as Record<LayerLinear, PreparedLinear>;
+    for (const role of LAYER_LINEARS) {
+      const bias = role === 'q_proj' ? lw.q_bias : role === 'k_proj' ? lw.k_bias : role === 'v_proj' ? lw.v_bias : null;
+      linears[role] = prep(linearName(l, role), lw[role], shapes[role][0], shapes[role][1], bias, true);
+      lw[role] = new Float32Array(0); // drop the float copy as soon as it is quantized
+    }
+    return { input_layernorm: lw.input_layernorm, post_attention_layernorm: lw.post_attention_layernorm, linears };
+  });
+  const lm_head = prep('lm_head', w.lm_head, c.vocab_size, d, null, method.lmHead === 'spiking');
+  return { config, tokenizer, method, embed_tokens: w.embed_tokens, norm: w.norm, layers, lm_head, rules: {}, source };
+}
+
+/** Builds the runnable model from prepared weights. */
+export function assembleModel(p: PreparedModel): LlamaModel {
+  const m = p.method, c = p.config;
+  const onlineDown = m.onlineRotation.includes('down_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.intermediate_size, onlineSeed(m.rotationSeed, 'down_proj')) : null;
+  const onlineO = m.onlineRotation.includes('o_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(m.rotationSeed, 'o_proj')) : null;
+  const linear = (pl: PreparedLinear): Linear => {
+    if (!pl.qw) return new DenseLinear(pl.weight!, pl.outFeatures, pl.inFeatures, pl.bias);
+    if (m.activations.kind === 'float') return new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias);
+    const sl = new SpikeLinear(pl.name, pl.qw, pl.bias, m.activations, m.execution);
+    const rule = p.rules[pl.name];
+    if (rule) sl.rule = rule;
+    return sl;
+  };
+  const a = m.activations;
+  const layers: DecoderLayer[] = p.layers.map((pl) => {
+    const L = (role: LayerLinear) => linear(pl.linears[role]);
+    const o = L('o_proj'), down = L('down_proj');
+    return {
+      input_layernorm: pl.input_layernorm,
+      post_attention_layernorm: pl.post_attention_layernorm,
+      q_proj: L('q_proj'),
+      k_proj: L('k_proj'),
+      v_proj: L('v_proj'),
+      o_proj: onlineO ? new OnlineRotatedLinear(onlineO, o) : o,
+      gate_proj: L('gate_proj'),
+      up_proj: L('up_proj'),
+      down_proj: onlineDown ? new OnlineRotatedLinear(onlineDown, down) : down,
+      attention:
+        m.attention === 'spiking' && a.kind !== 'float'
+          ? a.kind === 'ternary'
+            ? new SpikingAttention(a.L, a.threshold.kind === 'static' ? { kind: 'absmax' } : a.threshold, m.attentionLevels)
+            : new SpikingAttention(a.kind === 'binary' ? a.L : 2 ** (a.bits - 1) - 1, { kind: 'absmax' }, m.attentionLevels)
+          : undefined,
+    };
+  });
+  return new LlamaModel(c, p.tokenizer, { embed_tokens: p.embed_tokens, layers, norm: p.norm, lm_head: linear(p.lm_head) }, { ...p.source, method: m });
+}

@@ -1,0 +1,135 @@
+/**
+ * The spike-driven linear layer (METHOD §2–§4): integer weights (packed, column-major), inputs
+ * coded per token into integer spike counts, outputs accumulated from weight columns.
+ *
+ *  - ternary: γ-SQP (threshold rule, counts clipped to ±L), bidirectional spikes, T = L;
+ *  - binary:  SpikeLLM-style u = x − min(x), counts in [0, 2L], T = 2L, plus the correction
+ *             min(x)·Σ_i Ŵ[o, i] that the asymmetric shift needs;
+ *  - int:     per-token absmax integers (the w4a4 / w4a8 ANN baselines). Numerically the same
+ *             integers as ternary absmax with L = 2^(bits−1) − 1; what differs is how its
+ *             operations are counted (dense MACs, not events).
+ *
+ * `counts` execution multiplies each column by its count; `events` runs the integrate-and-fire
+ * neurons and adds ±column per spike event per time step. Both give bit-identical outputs.
+ */
+import type { Linear } from '../model/linear.js';
+import { addBias } from '../model/linear.js';
+import type { QuantizedWeights } from '../quant/weights.js';
+import { unpackAll } from '../quant/weights.js';
+import type { ActivationCoding } from '../sdllm/method.js';
+import { kernels, type SpikeLinearWeights } from '../kernels/registry.js';
+import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
+import { spikeCounts, binaryCounts } from './encode.js';
+import { encodeTernaryTrains, encodeBinaryTrains } from './neuron.js';
+import { SpikeStats } from './stats.js';
+
+export type CodedActivation = Exclude<ActivationCoding, { kind: 'float' }>;
+
+export class SpikeLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weights: SpikeLinearWeights;
+  /** The γ-SQP threshold rule of this layer (calibration may replace it). */
+  rule: ThresholdRule;
+  execution: 'counts' | 'events';
+  /** Collects spike statistics while set. */
+  stats: SpikeStats | null = null;
+  /** Receives every input row block while set (calibration reads the layer's real inputs). */
+  capture: ((x: Float32Array, rows: number) => void) | null = null;
+  /** Σ_g dw[o,g] Σ_{i∈g} Wq[o,i]: the binary coding's correction per unit of min(x). */
+  private readonly rowSums: Float64Array | null;
+  private counts = new Int32Array(0);
+  private trains = new Int8Array(0);
+  private readonly acc: Int32Array;
+  private readonly sum: Float64Array;
+  private readonly select: Float32Array;
+
+  constructor(
+    readonly name: string,
+    readonly qw: QuantizedWeights,
+    readonly bias: Float32Array | null,
+    readonly coding: CodedActivation,
+    execution: 'counts' | 'events' = 'counts',
+  ) {
+    const m = qw.rows, n = qw.cols;
+    this.inFeatures = n;
+    this.outFeatures = m;
+    const dwT = new Float32Array(qw.nGroups * m);
+    for (let o = 0; o < m; o++) for (let g = 0; g < qw.nGroups; g++) dwT[g * m + o] = qw.scales[o * qw.nGroups + g];
+    this.weights = { qT: unpackAll(qw), dwT, m, n, groupSize: qw.groupSize };
+    this.rule = coding.kind === 'ternary' ? coding.threshold : { kind: 'absmax' };
+    this.execution = execution;
+    this.acc = new Int32Array(m);
+    this.sum = new Float64Array(m);
+    this.select = new Float32Array(n);
+    this.rowSums = coding.kind === 'binary' ? groupedRowSums(this.weights) : null;
+  }
+
+  /** The largest count per neuron (Infinity when unclipped). */
+  get maxCount(): number {
+    const c = this.coding;
+    return c.kind === 'int' ? 2 ** (c.bits - 1) - 1 : c.kind === 'binary' ? 2 * c.L : c.L;
+  }
+
+  newStats(): SpikeStats {
+    return new SpikeStats(this.maxCount);
+  }
+
+  forward(x: Float32Array, y: Float32Array, rows: number): void {
+    const n = this.inFeatures, m = this.outFeatures;
+    if (this.counts.length < n) this.counts = new Int32Array(n);
+    const k = kernels();
+    this.capture?.(x, rows);
+    for (let r = 0; r < rows; r++) {
+      const xo = r * n;
+      const { scale, shift, T } = this.encode(x, xo);
+      if (this.execution === 'events' && this.coding.kind !== 'int') {
+        this.fillTrains(x, xo, scale, T);
+        k.spikeLinearEvents(this.weights, this.trains, T, scale, y, r * m, this.acc, this.sum);
+      } else {
+        k.spikeLinearCounts(this.weights, this.counts, 0, scale, y, r * m, this.acc, this.sum);
+      }
+      if (this.rowSums && shift !== 0) for (let o = 0; o < m; o++) y[r * m + o] += shift * this.rowSums[o];
+      this.stats?.add(this.counts, 0, n, T);
+    }
+    addBias(y, this.bias, rows, m);
+  }
+
+  /** Step 1 of γ-SQP for one token: counts into this.counts; returns θ, the binary shift and T. */
+  private encode(x: Float32Array, xo: number): { scale: number; shift: number; T: number } {
+    const n = this.inFeatures, c = this.coding, counts = this.counts;
+    if (c.kind === 'binary') {
+      const { thetaB, min } = binaryCounts(x, xo, n, c.L, counts, 0);
+      return { scale: thetaB, shift: min, T: 2 * c.L };
+    }
+    const L = this.maxCount;
+    const theta = c.kind === 'int' ? Math.fround(maxAbs(x, xo, n) / L) : threshold(x, xo, n, this.rule, L, this.select);
+    spikeCounts(x, xo, n, theta, L, counts, 0);
+    let T = L;
+    if (!Number.isFinite(L)) {
+      T = 0; // unclipped counts: this token needs as many steps as its largest count
+      for (let i = 0; i < n; i++) T = Math.max(T, Math.abs(counts[i]));
+    }
+    return { scale: theta, shift: 0, T };
+  }
+
+  private fillTrains(x: Float32Array, xo: number, theta: number, T: number): void {
+    const n = this.inFeatures, c = this.coding;
+    if (this.trains.length < T * n) this.trains = new Int8Array(T * n);
+    if (c.kind === 'binary') encodeBinaryTrains(x, xo, n, c.L, this.trains);
+    else encodeTernaryTrains(x, xo, n, theta, this.maxCount, T, this.trains);
+  }
+}
+
+/** Σ_g dw[o,g]·Σ_{i∈g} Wq[o,i], in the kernels' group order. */
+function groupedRowSums(w: SpikeLinearWeights): Float64Array {
+  const { qT, dwT, m, n, groupSize: G } = w;
+  const out = new Float64Array(m);
+  const acc = new Int32Array(m);
+  for (let g = 0, start = 0; start < n; g++, start += G) {
+    acc.fill(0);
+    for (let i = start; i < Math.min(start + G, n); i++) for (let o = 0; o < m; o++) acc[o] += qT[i * m + o];
+    for (let o = 0; o < m; o++) out[o] += dwT[g * m + o] * acc[o];
+  }
+  return out;
+}
