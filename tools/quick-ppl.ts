@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { openCheckpoint, loadFloatWeights } from '../src/model/load.js';
 import { prepareModel, assembleModel } from '../src/sdllm/prepare.js';
 import { resolveMethod } from '../src/sdllm/method.js';
-import { perplexityGptq } from '../src/eval/perplexity.js';
+import { perplexity } from '../src/eval/perplexity.js';
 
 const [modelPath, textPath, windows, ...methods] = process.argv.slice(2);
 const ck = openCheckpoint(modelPath);
@@ -14,6 +14,6 @@ for (const spec of methods) {
   const m = resolveMethod(name, o);
   const t0 = performance.now();
   const model = assembleModel(prepareModel(ck.config, ck.tokenizer, loadFloatWeights(ck), m));
-  const r = perplexityGptq(model, ids, 512, { limit: Number(windows) });
+  const r = perplexity(model, ids, { limit: Number(windows) });
   console.log(spec.padEnd(40), r.ppl.toFixed(3), `${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

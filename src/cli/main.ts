@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { SdllmError } from '../errors.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerConvert } from './convert.js';
+import { registerPpl } from './ppl.js';
 
 export const VERSION = '0.1.0';
 
@@ -23,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerGenerate(program);
   registerInfo(program);
+  registerConvert(program);
+  registerPpl(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -8,7 +8,7 @@ import { floatArg, intArg } from './options.js';
 import { ProgressBar } from './progress.js';
 
 export interface MethodFlags {
-  method: string;
+  method?: string;
   timeSteps?: number;
   gamma?: number;
   thresholdRule?: MethodOverrides['thresholdRule'];
@@ -38,9 +38,10 @@ export function addModelOptions(cmd: Command): Command {
     .option('--quiet', 'no progress output');
 }
 
-export function addMethodOptions(cmd: Command): Command {
+export function addMethodOptions(cmd: Command, defaultMethod?: string): Command {
+  const method = new Option('--method <name>', 'how matmuls run (METHOD.md §7); default fp, or the method a converted file was made with').choices([...METHOD_NAMES]);
   return addModelOptions(cmd)
-    .addOption(new Option('--method <name>', 'how matmuls run (METHOD.md §7)').choices([...METHOD_NAMES]).default('fp'))
+    .addOption(defaultMethod ? method.default(defaultMethod) : method)
     .option('--time-steps <T>', 'time steps of the spike trains (ternary: T = L; binary: T = 2L)', intArg(1, 127))
     .option('--gamma <g>', 'fixed γ of the quantile threshold (skips calibration)', floatArg(0, 1))
     .addOption(new Option('--threshold-rule <rule>', 'θ rule of ternary spikes').choices(['quantile', 'absmax', 'meanabs', 'static']))

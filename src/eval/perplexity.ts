@@ -1,29 +1,39 @@
 /**
- * Perplexity under the `gptq` protocol (CONVENTIONS.md): the whole text tokenized once without
- * special tokens, cut into non-overlapping windows of `ctx` tokens (a last shorter window is kept
- * if it has at least 2 tokens), each window run on its own, every token after the window's first
- * scored. PPL = exp(mean NLL).
+ * Perplexity protocols (CONVENTIONS.md), printed with their names and context lengths:
+ *  - `gptq`: the text tokenized once without special tokens, non-overlapping windows of `ctx`
+ *    tokens (a last shorter window kept if it has ≥ 2 tokens), each run on its own, every token
+ *    after the window's first scored. What GPTQ/OmniQuant/SpikeLLM papers and golden.json report.
+ *  - `llamacpp`: llama.cpp's llama-perplexity: the text tokenized with BOS, ⌊tokens/ctx⌋ chunks,
+ *    each chunk's first token replaced by BOS, only the second half of each chunk scored; reports
+ *    the running `[k]ppl` list and `PPL ± stderr`.
  */
 import type { LlamaModel } from '../model/llama.js';
 
+export type PerplexityProtocol = 'gptq' | 'llamacpp';
+
 export interface PerplexityResult {
-  protocol: 'gptq';
+  protocol: PerplexityProtocol;
   ctx: number;
   windows: number;
   tokens: number;
   scoredTokens: number;
+  /** Sum of NLL (nats) and of its squares over scored tokens. */
   nll: number;
+  nll2: number;
   meanNll: number;
   ppl: number;
+  /** llama.cpp's uncertainty of PPL: ppl · sqrt(var(nll) / (n − 1)). */
+  pplStderr: number;
+  /** Running PPL after each window (llama.cpp prints these). */
+  running: number[];
 }
 
-export function windowsOf(ids: number[], ctx: number, limit = Infinity): number[][] {
-  const out: number[][] = [];
-  for (let s = 0; s < ids.length && out.length < limit; s += ctx) {
-    const w = ids.slice(s, s + ctx);
-    if (w.length >= 2) out.push(w);
-  }
-  return out;
+export interface PerplexityOptions {
+  protocol?: PerplexityProtocol;
+  ctx?: number;
+  limit?: number;
+  /** Windows to skip (for sharding); the windows are the same as without it. */
+  onWindow?: (done: number, total: number, partial: PerplexityResult) => void;
 }
 
 /** −log softmax(logits)[target], computed stably in float64. */
@@ -35,23 +45,64 @@ export function tokenNll(logits: Float32Array, off: number, vocab: number, targe
   return Math.log(sum) + max - logits[off + target];
 }
 
-export function perplexityGptq(
-  model: LlamaModel,
-  ids: number[],
-  ctx: number,
-  opts: { limit?: number; onWindow?: (done: number, total: number, partial: PerplexityResult) => void } = {},
-): PerplexityResult {
-  const windows = windowsOf(ids, ctx, opts.limit);
+interface Window {
+  ids: number[];
+  /** First position whose prediction (of the next token) is scored. */
+  first: number;
+}
+
+/** The windows a protocol scores, from the tokens of the whole text (tokenized as the protocol says). */
+export function protocolWindows(ids: number[], protocol: PerplexityProtocol, ctx: number, bos: number | null): Window[] {
+  const out: Window[] = [];
+  if (protocol === 'gptq') {
+    for (let s = 0; s < ids.length; s += ctx) {
+      const w = ids.slice(s, s + ctx);
+      if (w.length >= 2) out.push({ ids: w, first: 0 });
+    }
+  } else {
+    const chunks = Math.floor(ids.length / ctx);
+    for (let k = 0; k < chunks; k++) {
+      const w = ids.slice(k * ctx, (k + 1) * ctx);
+      if (bos !== null) w[0] = bos;
+      out.push({ ids: w, first: Math.floor(ctx / 2) });
+    }
+  }
+  return out;
+}
+
+/** Tokenizes `text` as the protocol does. */
+export function protocolTokens(model: LlamaModel, text: string, protocol: PerplexityProtocol): number[] {
+  return model.tokenizer.encode(text, { add_special_tokens: protocol === 'llamacpp' });
+}
+
+export function perplexity(model: LlamaModel, ids: number[], opts: PerplexityOptions = {}): PerplexityResult {
+  const protocol = opts.protocol ?? 'gptq';
+  const ctx = opts.ctx ?? 512;
+  const bos = model.tokenizer.bosTokenId ?? model.config.bos_token_id;
+  const windows = protocolWindows(ids, protocol, ctx, bos).slice(0, opts.limit ?? Infinity);
   const V = model.config.vocab_size;
-  let nll = 0, scored = 0, tokens = 0;
-  const result = (): PerplexityResult => ({
-    protocol: 'gptq', ctx, windows: windows.length, tokens, scoredTokens: scored, nll, meanNll: nll / scored, ppl: Math.exp(nll / scored),
-  });
+  let nll = 0, nll2 = 0, scored = 0, tokens = 0;
+  const running: number[] = [];
+  const result = (): PerplexityResult => {
+    const mean = nll / scored;
+    const variance = nll2 / scored - mean * mean;
+    const ppl = Math.exp(mean);
+    return {
+      protocol, ctx, windows: windows.length, tokens, scoredTokens: scored, nll, nll2, meanNll: mean, ppl,
+      pplStderr: variance > 0 && scored > 1 ? ppl * Math.sqrt(variance / (scored - 1)) : 0,
+      running: running.slice(),
+    };
+  };
   windows.forEach((w, k) => {
-    const logits = model.step(w, model.newCache(w.length), true);
-    for (let i = 1; i < w.length; i++) nll += tokenNll(logits, (i - 1) * V, V, w[i]);
-    scored += w.length - 1;
-    tokens += w.length;
+    const logits = model.step(w.ids, model.newCache(w.ids.length), true);
+    for (let i = w.first; i + 1 < w.ids.length; i++) {
+      const v = tokenNll(logits, i * V, V, w.ids[i + 1]);
+      nll += v;
+      nll2 += v * v;
+      scored++;
+    }
+    tokens += w.ids.length;
+    running.push(Math.exp(nll / scored));
     opts.onWindow?.(k + 1, windows.length, result());
   });
   return result();

@@ -41,8 +41,13 @@ export const DEFAULT_CALIBRATION_TOKENS = 2048;
 export function loadMethodModel(path: string = DEFAULT_MODEL, opts: MethodLoadOptions = {}): LoadedMethodModel {
   if (isSdllmFile(path)) {
     const prepared = readSdllmFile(path);
-    if (opts.method !== undefined && typeof opts.method === 'string' && opts.method !== prepared.method.method)
+    if (typeof opts.method === 'string' && opts.method !== prepared.method.method)
       fail(`this file was converted with method ${prepared.method.method}; convert again for ${opts.method}`, path);
+    // Everything but the execution mode is baked into the file's weights and rules.
+    const { execution, ...baked } = opts.overrides ?? {};
+    const given = Object.entries(baked).filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (given.length) fail(`${given.join(', ')} cannot change a converted model (they are baked in); convert again instead`, path);
+    if (execution) prepared.method.execution = execution;
     return { model: assembleModel(prepared), prepared, method: prepared.method, calibration: [] };
   }
   const method = typeof opts.method === 'object' ? opts.method : resolveMethod(opts.method ?? 'fp', opts.overrides);
