@@ -8,6 +8,11 @@ import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
 import { registerPpl } from './ppl.js';
+import { registerEval } from './eval.js';
+import { registerMerge } from './merge.js';
+import { registerCompare } from './compare.js';
+import { registerEnergy } from './energy.js';
+import { registerReport } from './report.js';
 
 export const VERSION = '0.1.0';
 
@@ -27,6 +32,11 @@ export async function main(argv: string[]): Promise<number> {
   registerInfo(program);
   registerConvert(program);
   registerPpl(program);
+  registerEval(program);
+  registerMerge(program);
+  registerCompare(program);
+  registerEnergy(program);
+  registerReport(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { loadMethodModel, readText } from '../sdllm/load.js';
 import { describeMethod } from '../sdllm/method.js';
 import { enableSpikeStats, spikeSummary } from '../sdllm/stats.js';
-import { perplexity, protocolTokens, type PerplexityProtocol } from '../eval/perplexity.js';
+import { perplexity, perplexityOfWindows, documentWindows, protocolTokens, type PerplexityProtocol, type PerplexityOptions } from '../eval/perplexity.js';
 import { intArg } from './options.js';
 import { addMethodOptions, methodLoadOptions, type MethodFlags } from './method-options.js';
 import { ProgressBar } from './progress.js';
@@ -49,7 +49,7 @@ export function registerPpl(program: Command): void {
     .option('--model <path>', 'Hugging Face folder, llama2.c .bin or converted .sdllm file', DEFAULT_MODEL)
     .requiredOption('--data <name|file>', `data set (${Object.keys(TEXT_DATASETS).join(', ')}) or a UTF-8 / JSONL ("text") file`)
     .option('--data-dir <dir>', 'folder of the named data sets', nodePath.join(SHARED_DIR, 'data'))
-    .addOption(new Option('--protocol <name>', 'gptq: non-overlapping windows, all tokens scored; llamacpp: BOS per chunk, second half scored').choices(['gptq', 'llamacpp']).default('gptq'))
+    .addOption(new Option('--protocol <name>', 'gptq: non-overlapping windows, all tokens scored; llamacpp: BOS per chunk, second half scored; documents: each <|endoftext|>/blank-line-separated document on its own with BOS, cut to --ctx').choices(['gptq', 'llamacpp', 'documents']).default('gptq'))
     .option('--ctx <n>', 'window length in tokens', intArg(2), 512)
     .option('--limit <n>', 'score only the first n windows', intArg(1))
     .option('--stats', 'also collect and print spike statistics')
@@ -59,12 +59,13 @@ export function registerPpl(program: Command): void {
     const text = readText(file);
     const { model, method } = loadMethodModel(f.model, methodLoadOptions(f));
     if (f.ctx > model.config.max_position_embeddings) fail(`--ctx ${f.ctx} exceeds the model's context of ${model.config.max_position_embeddings}`, f.model);
-    const ids = protocolTokens(model, text, f.protocol);
+    const windows = f.protocol === 'documents' ? documentWindows(model, text, f.ctx) : null;
+    const ids = windows ? windows.flatMap((w) => w.ids) : protocolTokens(model, text, f.protocol);
     if (f.stats) enableSpikeStats(model);
     const bar = new ProgressBar(!f.quiet && Boolean(process.stderr.isTTY));
     const t0 = performance.now();
     const streamRunning = f.protocol === 'llamacpp' && !f.json;
-    const res = perplexity(model, ids, {
+    const pplOpts: PerplexityOptions = {
       protocol: f.protocol,
       ctx: f.ctx,
       limit: f.limit,
@@ -72,11 +73,13 @@ export function registerPpl(program: Command): void {
         if (streamRunning) process.stdout.write(`[${done}]${partial.running[done - 1].toFixed(4)},`);
         else bar.update('ppl', done, total, 'windows');
       },
-    });
+    };
+    const res = windows ? perplexityOfWindows(model, windows, pplOpts) : perplexity(model, ids, pplOpts);
     bar.done();
     const secs = (performance.now() - t0) / 1000;
     // Bits per byte of the scored text: the whole text when every window ran, else the windows' text.
-    const allWindows = f.limit === undefined;
+    // (Not for documents: their separators are not scored.)
+    const allWindows = f.limit === undefined && f.protocol !== 'documents';
     const bytes = allWindows ? Buffer.byteLength(text, 'utf8') : null;
     const bitsPerByte = bytes ? res.nll / Math.LN2 / bytes : null;
     const stats = f.stats ? spikeSummary(model) : null;

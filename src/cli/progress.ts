@@ -10,7 +10,8 @@ export class ProgressBar {
     this.enabled = enabled;
   }
 
-  update(stage: string, done: number, total: number, unit = 'it'): void {
+  /** `skipped`: of `done`, those not done now (e.g. resumed), left out of the rate and ETA. */
+  update(stage: string, done: number, total: number, unit = 'it', skipped = 0): void {
     if (!this.enabled) return;
     const now = performance.now();
     if (stage !== this.stage) {
@@ -21,7 +22,7 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(frac * width);
     const secs = (now - this.start) / 1000;
-    const rate = secs > 0 ? done / secs : 0;
+    const rate = secs > 0 ? (done - skipped) / secs : 0;
     const eta = rate > 0 ? (total - done) / rate : NaN;
     const line = `${stage} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(1)} ${unit}/s ETA ${formatSeconds(eta)}`;
     process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 120) - 1)}\x1b[K`);

@@ -6,10 +6,14 @@
  *  - `llamacpp`: llama.cpp's llama-perplexity: the text tokenized with BOS, ⌊tokens/ctx⌋ chunks,
  *    each chunk's first token replaced by BOS, only the second half of each chunk scored; reports
  *    the running `[k]ppl` list and `PPL ± stderr`.
+ *  - `documents` (the TinyStories protocol of stories260K's golden.json): the text split on
+ *    `<|endoftext|>` and blank lines into documents (trimmed, empty ones dropped), each encoded
+ *    on its own as the tokenizer does by default (BOS; llama2.c's dummy-prefix space), cut to
+ *    `ctx` tokens, every token after the first scored.
  */
 import type { LlamaModel } from '../model/llama.js';
 
-export type PerplexityProtocol = 'gptq' | 'llamacpp';
+export type PerplexityProtocol = 'gptq' | 'llamacpp' | 'documents';
 
 export interface PerplexityResult {
   protocol: PerplexityProtocol;
@@ -45,7 +49,7 @@ export function tokenNll(logits: Float32Array, off: number, vocab: number, targe
   return Math.log(sum) + max - logits[off + target];
 }
 
-interface Window {
+export interface Window {
   ids: number[];
   /** First position whose prediction (of the next token) is scored. */
   first: number;
@@ -59,15 +63,27 @@ export function protocolWindows(ids: number[], protocol: PerplexityProtocol, ctx
       const w = ids.slice(s, s + ctx);
       if (w.length >= 2) out.push({ ids: w, first: 0 });
     }
-  } else {
+  } else if (protocol === 'llamacpp') {
     const chunks = Math.floor(ids.length / ctx);
     for (let k = 0; k < chunks; k++) {
       const w = ids.slice(k * ctx, (k + 1) * ctx);
       if (bos !== null) w[0] = bos;
       out.push({ ids: w, first: Math.floor(ctx / 2) });
     }
-  }
+  } else throw new Error('protocolWindows(): the documents protocol needs the text (documentWindows)');
   return out;
+}
+
+/** The documents of a text: split on `<|endoftext|>` and on blank lines, trimmed, empty ones dropped. */
+export function splitDocuments(text: string): string[] {
+  return text.split(/<\|endoftext\|>|\n[ \t\r]*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
+}
+
+/** Windows of the `documents` protocol: each document encoded with the tokenizer's defaults, cut to ctx tokens. */
+export function documentWindows(model: LlamaModel, text: string, ctx: number): Window[] {
+  return splitDocuments(text)
+    .map((d) => ({ ids: model.tokenizer.encode(d).slice(0, ctx), first: 0 }))
+    .filter((w) => w.ids.length >= 2);
 }
 
 /** Tokenizes `text` as the protocol does. */
@@ -77,9 +93,17 @@ export function protocolTokens(model: LlamaModel, text: string, protocol: Perple
 
 export function perplexity(model: LlamaModel, ids: number[], opts: PerplexityOptions = {}): PerplexityResult {
   const protocol = opts.protocol ?? 'gptq';
+  if (protocol === 'documents') throw new Error('perplexity(): the documents protocol scores documents, not one token sequence: use perplexityOfWindows(model, documentWindows(...))');
   const ctx = opts.ctx ?? 512;
   const bos = model.tokenizer.bosTokenId ?? model.config.bos_token_id;
-  const windows = protocolWindows(ids, protocol, ctx, bos).slice(0, opts.limit ?? Infinity);
+  return perplexityOfWindows(model, protocolWindows(ids, protocol, ctx, bos), opts);
+}
+
+/** Scores given windows (of any protocol): every position from `first` on predicts the next token. */
+export function perplexityOfWindows(model: LlamaModel, allWindows: Window[], opts: PerplexityOptions = {}): PerplexityResult {
+  const protocol = opts.protocol ?? 'gptq';
+  const ctx = opts.ctx ?? 512;
+  const windows = allWindows.slice(0, opts.limit ?? Infinity);
   const V = model.config.vocab_size;
   let nll = 0, nll2 = 0, scored = 0, tokens = 0;
   const running: number[] = [];

@@ -12,12 +12,14 @@ export interface AttentionShape {
   window: number | null;
 }
 
+import type { OpCounts } from '../energy/ops.js';
+
 export interface AttentionCore {
   /**
    * out[r, h*hd ..] for query rows r < rows at positions start + r; K and V hold positions
    * 0 .. start + rows − 1 as [position, kvHeads*headDim]. `scores` has room for all positions.
    */
-  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, scores: Float32Array, s: AttentionShape): void;
+  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, scores: Float32Array, s: AttentionShape, ops: OpCounts | null): void;
 }
 
 export function firstPosition(pos: number, window: number | null): number {
@@ -25,7 +27,7 @@ export function firstPosition(pos: number, window: number | null): number {
 }
 
 export const floatAttention: AttentionCore = {
-  run(q, out, rows, start, K, V, scores, s) {
+  run(q, out, rows, start, K, V, scores, s, ops) {
     const hd = s.headDim, qd = s.heads * hd, kvd = s.kvHeads * hd, group = s.heads / s.kvHeads;
     const scale = 1 / Math.sqrt(hd);
     out.fill(0, 0, rows * qd);
@@ -56,7 +58,16 @@ export const floatAttention: AttentionCore = {
           const vj = j * kvd + ko;
           for (let i = 0; i < hd; i++) out[qo + i] += p * V[vj + i];
         }
+        if (ops) {
+          const keys = pos - first + 1;
+          ops.mac_float += 2 * keys * hd; // q·k and p·v
+          ops.fp_mult += 2 * keys; // score scale, probability normalisation
+          ops.fp_add += 2 * keys; // max-subtract, sum
+          ops.fp_special += keys + 1; // exp per key, one division
+          ops.act_bytes += 2 * keys * hd * 4; // K and V rows read
+        }
       }
     }
+    if (ops) ops.rows += rows;
   },
 };

@@ -4,20 +4,29 @@
  * method is chosen by which Linear the model is built with, never by a copy of the forward pass.
  */
 import { kernels } from '../kernels/registry.js';
+import type { OpCounts } from '../energy/ops.js';
 
 export interface Linear {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** y[r, :] = W x[r, :] (+ bias) for each of `rows` rows (row-major, contiguous). */
   forward(x: Float32Array, y: Float32Array, rows: number): void;
+  /** Operation counter this layer increments while set (energy/ops.ts). */
+  ops: OpCounts | null;
 }
 
 export class DenseLinear implements Linear {
+  ops: OpCounts | null = null;
+  /**
+   * @param storedBytes bytes of the weights as stored (4-bit weights computed in float — w4a16 —
+   *   are read at 4 bits per weight plus scales); defaults to float32.
+   */
   constructor(
     readonly weight: Float32Array,
     readonly outFeatures: number,
     readonly inFeatures: number,
     readonly bias: Float32Array | null = null,
+    readonly storedBytes = weight.length * 4,
   ) {
     if (weight.length !== outFeatures * inFeatures) throw new Error(`DenseLinear: weight has ${weight.length} values, expected ${outFeatures}x${inFeatures}`);
   }
@@ -25,6 +34,15 @@ export class DenseLinear implements Linear {
   forward(x: Float32Array, y: Float32Array, rows: number): void {
     kernels().matmulF32(x, this.weight, y, rows, this.inFeatures, this.outFeatures);
     addBias(y, this.bias, rows, this.outFeatures);
+    const ops = this.ops;
+    if (ops) {
+      ops.rows += rows;
+      ops.mac_float += rows * this.inFeatures * this.outFeatures;
+      if (this.bias) ops.fp_add += rows * this.outFeatures;
+      // Per token as in decoding: every token reads the whole weight matrix once.
+      ops.weight_bytes += rows * this.storedBytes;
+      ops.act_bytes += rows * this.inFeatures * 4;
+    }
   }
 }
 

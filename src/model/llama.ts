@@ -15,6 +15,13 @@ import { KVCache } from './kv-cache.js';
 import { RopeTable, applyRope, inverseFrequencies } from './rope.js';
 import { fail } from '../errors.js';
 import { floatAttention, type AttentionCore } from './attention.js';
+import type { OpCounts } from '../energy/ops.js';
+
+/** Counters of the work outside the Linears: attention per layer, and norms/RoPE/SwiGLU/residuals. */
+export interface ModelOps {
+  attention: OpCounts[];
+  other: OpCounts;
+}
 
 export interface DecoderLayer {
   input_layernorm: Float32Array;
@@ -88,6 +95,8 @@ export class LlamaModel {
   readonly source: Record<string, unknown>;
   private readonly rope: RopeTable;
   private readonly ws: Workspace;
+  /** Operation counters while set (energy/count.ts turns them on). */
+  ops: ModelOps | null = null;
 
   constructor(config: ModelConfig, tokenizer: Tokenizer, parts: ModelParts, source: Record<string, unknown> = {}) {
     this.config = config;
@@ -148,12 +157,26 @@ export class LlamaModel {
       addInPlace(ws.x, ws.proj, rows * d);
     }
     cache.length = end;
+    if (this.ops) this.countOther(this.ops.other, rows, allLogits ? rows : 1);
 
     const outRows = allLogits ? rows : 1;
     const from = (rows - outRows) * d;
     rmsNorm(ws.x.subarray(from), this.parts.norm, ws.xn, outRows, d, c.rms_norm_eps);
     this.parts.lm_head.forward(ws.xn, ws.logits, outRows);
     return ws.logits.subarray(0, outRows * c.vocab_size);
+  }
+
+  /** Float work per token outside matmuls and attention (norms, RoPE, SwiGLU, residuals). */
+  private countOther(ops: OpCounts, rows: number, normRows: number): void {
+    const c = this.config, d = c.hidden_size, I = c.intermediate_size, L = c.num_hidden_layers;
+    const ropePairs = ((c.num_attention_heads + c.num_key_value_heads) * c.head_dim) / 2;
+    ops.rows += rows;
+    // Per layer and token: two RMSNorms (square-sum, rsqrt, normalise, weight), RoPE on q and k,
+    // SiLU(gate)·up, two residual adds; then the final norm of the scored rows; embedding rows read.
+    ops.fp_mult += rows * L * (2 * 3 * d + 4 * ropePairs + 2 * I) + normRows * 3 * d;
+    ops.fp_add += rows * L * (2 * d + 2 * ropePairs + I + 2 * d) + normRows * d;
+    ops.fp_special += rows * L * (2 + 2 * I) + normRows;
+    ops.weight_bytes += rows * d * 4;
   }
 
   private attention(l: number, layer: DecoderLayer, rows: number, start: number, cache: KVCache): void {
@@ -174,7 +197,7 @@ export class LlamaModel {
     V.set(ws.v.subarray(0, rows * kvd), start * kvd);
 
     const shape = { heads: nh, kvHeads: nkv, headDim: hd, window: c.sliding_window };
-    (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape);
+    (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape, this.ops?.attention[l] ?? null);
     layer.o_proj.forward(ws.att, ws.proj, rows);
   }
 }

@@ -11,6 +11,7 @@
 import type { ModelConfig } from '../model/config.js';
 import type { FloatWeights } from '../model/weights.js';
 import type { Linear } from '../model/linear.js';
+import type { OpCounts } from '../energy/ops.js';
 import { BlockHadamard, RandomizedHadamard } from './hadamard.js';
 
 export type OnlineSite = 'down_proj' | 'o_proj';
@@ -70,6 +71,8 @@ export class OnlineRotatedLinear implements Linear {
   readonly inFeatures: number;
   readonly outFeatures: number;
   private scratch = new Float32Array(0);
+  /** Counts the transform itself; the wrapped layer counts its own matmul. */
+  ops: OpCounts | null = null;
   constructor(readonly rotation: BlockHadamard, readonly inner: Linear) {
     this.inFeatures = inner.inFeatures;
     this.outFeatures = inner.outFeatures;
@@ -81,6 +84,11 @@ export class OnlineRotatedLinear implements Linear {
     const xr = this.scratch.subarray(0, n);
     xr.set(x.subarray(0, n));
     this.rotation.apply(xr, rows);
+    if (this.ops) {
+      this.ops.rows += rows;
+      this.ops.fp_add += rows * this.rotation.addsPerRow;
+      this.ops.fp_mult += rows * this.rotation.multsPerRow;
+    }
     this.inner.forward(xr, y, rows);
   }
 }

@@ -33,11 +33,12 @@ export interface ModelSpikeSummary {
 function sites(model: LlamaModel): { name: string; target: SpikeLinear | SpikingAttention }[] {
   const out: { name: string; target: SpikeLinear | SpikingAttention }[] = [];
   model.parts.layers.forEach((layer, l) => {
+    // Integer-coded (w4a4/w4a8) layers run dense MACs: they have no spikes to count.
     for (const sl of spikeLinears([layer.q_proj, layer.k_proj, layer.v_proj, layer.o_proj, layer.gate_proj, layer.up_proj, layer.down_proj]))
-      out.push({ name: sl.name, target: sl });
+      if (sl.coding.kind !== 'int') out.push({ name: sl.name, target: sl });
     if (layer.attention instanceof SpikingAttention) out.push({ name: `model.layers.${l}.self_attn.attention`, target: layer.attention });
   });
-  for (const sl of spikeLinears([model.parts.lm_head])) out.push({ name: sl.name, target: sl });
+  for (const sl of spikeLinears([model.parts.lm_head])) if (sl.coding.kind !== 'int') out.push({ name: sl.name, target: sl });
   return out;
 }
 

@@ -14,6 +14,7 @@ import { quantizeValue } from '../quant/rounding.js';
 import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
 import { spikeCounts } from './encode.js';
 import { SpikeStats } from './stats.js';
+import type { OpCounts } from '../energy/ops.js';
 
 const KV_QMAX = 127;
 
@@ -39,7 +40,7 @@ export class SpikingAttention implements AttentionCore {
     return { qk: new SpikeStats(this.L), pv: new SpikeStats(this.levels) };
   }
 
-  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, scores: Float32Array, s: AttentionShape): void {
+  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, scores: Float32Array, s: AttentionShape, ops: OpCounts | null): void {
     const hd = s.headDim, qd = s.heads * hd, kvd = s.kvHeads * hd, group = s.heads / s.kvHeads;
     const end = start + rows;
     this.quantizeKV(K, V, end, s);
@@ -68,6 +69,8 @@ export class SpikingAttention implements AttentionCore {
           for (let i = 0; i < hd; i++) T = Math.max(T, Math.abs(cq[i]));
         }
         this.stats?.qk.add(cq, 0, hd, T);
+        let qEvents = 0;
+        if (ops) for (let i = 0; i < hd; i++) qEvents += Math.abs(cq[i]);
         let max = -Infinity;
         for (let j = first; j <= pos; j++) {
           const kj = j * kvd + kh * hd;
@@ -99,7 +102,22 @@ export class SpikingAttention implements AttentionCore {
           for (let i = 0; i < hd; i++) out[qo + i] += c * vq[vj + i];
         }
         for (let i = 0; i < hd; i++) out[qo + i] *= thetaP;
+        if (ops) {
+          const keys = pos - first + 1;
+          let pEvents = 0;
+          for (let j = first; j <= pos; j++) pEvents += cp[j];
+          // Each query spike adds one key entry per key; each probability spike adds one value row.
+          ops.ac += qEvents * keys + pEvents * hd;
+          ops.fp_mult += hd + 2 * keys + 2 * keys + hd; // q/θ; θ·dk·scale per score; p·dv and w/θp per key; θp per output
+          ops.fp_add += 2 * keys;
+          ops.fp_special += keys + 1;
+          ops.act_bytes += 2 * keys * hd + 8 * keys; // int8 K and V rows, their scales
+        }
       }
+    }
+    if (ops) {
+      ops.rows += rows;
+      ops.fp_mult += 2 * rows * kvd; // quantising this call's new keys and values (once per position)
     }
   }
 

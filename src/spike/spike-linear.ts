@@ -22,6 +22,7 @@ import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
 import { spikeCounts, binaryCounts } from './encode.js';
 import { encodeTernaryTrains, encodeBinaryTrains } from './neuron.js';
 import { SpikeStats } from './stats.js';
+import type { OpCounts } from '../energy/ops.js';
 
 export type CodedActivation = Exclude<ActivationCoding, { kind: 'float' }>;
 
@@ -34,6 +35,10 @@ export class SpikeLinear implements Linear {
   execution: 'counts' | 'events';
   /** Collects spike statistics while set. */
   stats: SpikeStats | null = null;
+  /** Operation counter incremented while set (energy/ops.ts). */
+  ops: OpCounts | null = null;
+  /** Receives each token's counts while set (address-event export). */
+  eventSink: ((layer: string, counts: Int32Array, n: number) => void) | null = null;
   /** Receives every input row block while set (calibration reads the layer's real inputs). */
   capture: ((x: Float32Array, rows: number) => void) | null = null;
   /** Σ_g dw[o,g] Σ_{i∈g} Wq[o,i]: the binary coding's correction per unit of min(x). */
@@ -91,8 +96,44 @@ export class SpikeLinear implements Linear {
       }
       if (this.rowSums && shift !== 0) for (let o = 0; o < m; o++) y[r * m + o] += shift * this.rowSums[o];
       this.stats?.add(this.counts, 0, n, T);
+      this.eventSink?.(this.name, this.counts, n);
+      if (this.ops) this.count(this.ops);
     }
     addBias(y, this.bias, rows, m);
+    if (this.ops && this.bias) this.ops.fp_add += rows * m;
+  }
+
+  /** Operations of the token just computed (its counts are in this.counts). */
+  private count(ops: OpCounts): void {
+    const n = this.inFeatures, m = this.outFeatures, c = this.coding, counts = this.counts, qw = this.qw;
+    let events = 0, nonzero = 0;
+    for (let i = 0; i < n; i++) {
+      const a = Math.abs(counts[i]);
+      events += a;
+      if (a) nonzero++;
+    }
+    ops.rows += 1;
+    const scaleBytes = qw.nGroups * m * 4;
+    if (c.kind === 'int') {
+      // The ANN baseline multiplies every integer input with every weight: dense MACs.
+      if (c.bits <= 4) ops.mac_int4 += n * m;
+      else ops.mac_int8 += n * m;
+      ops.weight_bytes += (n * m * qw.bits) / 8 + scaleBytes;
+    } else {
+      // Each spike event adds (or subtracts) one weight column: m accumulations per event.
+      ops.ac += events * m;
+      // counts: each firing neuron's column is read once; events: once per time step it fires.
+      const columnsRead = this.execution === 'events' ? events : nonzero;
+      ops.weight_bytes += (columnsRead * m * qw.bits) / 8 + scaleBytes;
+    }
+    ops.act_bytes += n * 4;
+    // Coding: x/θ per input (and x − min for binary); per output: one multiply-add per group scale, then θ.
+    ops.fp_mult += n + qw.nGroups * m + m;
+    ops.fp_add += qw.nGroups * m;
+    if (c.kind === 'binary') {
+      ops.fp_add += n + m;
+      ops.fp_mult += m;
+    }
   }
 
   /** Step 1 of γ-SQP for one token: counts into this.counts; returns θ, the binary shift and T. */

@@ -82,3 +82,21 @@ export function spikeLinearEvents(
 function flushGroup(dwT: Float32Array, off: number, acc: Int32Array, sum: Float64Array, m: number): void {
   for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
 }
+
+/**
+ * Counts mode over a batch: row r of c (c[r*n .. r*n + n)) into y[r*m .. r*m + m), with its own
+ * scale. The reference is literally a loop over spikeLinearCounts; native backends implement it
+ * as one call (one argument unpacking, threads split over the outputs, weights reused across rows).
+ */
+export function spikeLinearCountsRows(
+  w: SpikeLinearWeights,
+  c: Int32Array,
+  rows: number,
+  scales: Float64Array | Float32Array,
+  y: Float32Array,
+): void {
+  const { m, n } = w;
+  const acc = new Int32Array(m);
+  const sum = new Float64Array(m);
+  for (let r = 0; r < rows; r++) spikeLinearCounts(w, c, r * n, scales[r], y, r * m, acc, sum);
+}

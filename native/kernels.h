@@ -1,0 +1,28 @@
+/* The kernels, in plain C over raw pointers (N-API glue in sdllm_native.c). */
+#ifndef SDLLM_KERNELS_H
+#define SDLLM_KERNELS_H
+
+#include <stdint.h>
+
+/* y[r, o] = sum_i x[r, i] * w[o, i]; float32, SIMD sums in float32 lanes (tolerance vs ts). */
+void k_matmul_f32(const float *x, const float *w, float *y, int rows, int inF, int outF);
+
+typedef struct {
+  const int8_t *qT;  /* column-major [n, m] */
+  const float *dwT;  /* group-major [nGroups, m] */
+  int m, n, G;
+} spike_weights;
+
+/* Batched counts: row r reads c[r*cStride ..], writes y[r*yStride ..] = scales[r] * ...
+   Bit-identical to the ts reference. Returns 0, or -1 when out of memory. */
+int k_spike_counts_rows(const spike_weights *w, const int32_t *c, long cStride, int rows,
+                        const double *scales, float *y, long yStride);
+/* Events: trains [T, n] of {-1, 0, +1} (sign taken, as the reference). Returns 0, or -1 when out
+   of memory or with more than 2^31 - 1 events. */
+int k_spike_events(const spike_weights *w, const int8_t *trains, int T, double scale, float *y);
+
+/* Dense int8: W row-major [m, n], dw row-major [m, nGroups]; same numbers as the counts kernel. */
+int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
+                 const double *scales, float *y);
+
+#endif

@@ -1,0 +1,146 @@
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* How long an idle worker spins before sleeping. */
+#define SPIN_NS 200000L
+
+/* state: OPEN bit (a job accepts workers) | number of workers inside the job */
+#define OPEN 0x80000000u
+#define COUNT 0x7fffffffu
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_t workers[POOL_MAX_THREADS];
+static int nworkers = 0;     /* started workers */
+static int nthreads_cfg = 1; /* configured thread count, caller included */
+
+static atomic_uint gen;      /* bumped per job: wakes the workers */
+static atomic_uint state;
+static atomic_int sleepers;  /* workers blocked (or about to block) on cv */
+static atomic_int stop_flag;
+static atomic_flag busy = ATOMIC_FLAG_INIT;
+
+/* the current job: written by the caller while state is closed and empty */
+static pool_fn job_fn;
+static void *job_ctx;
+static int job_nchunks;
+static unsigned job_max_workers;
+static atomic_int job_next;
+
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void run_chunks(void) {
+  for (;;) {
+    const int k = atomic_fetch_add_explicit(&job_next, 1, memory_order_relaxed);
+    if (k >= job_nchunks) return;
+    job_fn(job_ctx, k);
+  }
+}
+
+static void *worker_main(void *arg) {
+  unsigned seen = (unsigned)(unsigned long)arg;
+  for (;;) {
+    unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
+    if (g == seen) {
+      const long t0 = now_ns();
+      int k = 0;
+      while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen && !atomic_load(&stop_flag)) {
+        CPU_RELAX();
+        if (++k == 64) {
+          k = 0;
+          if (now_ns() - t0 > SPIN_NS) break;
+        }
+      }
+      if (g == seen && !atomic_load(&stop_flag)) {
+        pthread_mutex_lock(&mu);
+        atomic_fetch_add(&sleepers, 1);
+        while ((g = atomic_load(&gen)) == seen && !atomic_load(&stop_flag)) pthread_cond_wait(&cv, &mu);
+        atomic_fetch_sub(&sleepers, 1);
+        pthread_mutex_unlock(&mu);
+      }
+    }
+    if (atomic_load(&stop_flag)) return NULL;
+    seen = g;
+    /* join the open job, if it still wants workers */
+    unsigned s = atomic_load(&state);
+    int joined = 0;
+    while ((s & OPEN) && (s & COUNT) < job_max_workers) {
+      if (atomic_compare_exchange_weak(&state, &s, s + 1)) {
+        joined = 1;
+        break;
+      }
+    }
+    if (!joined) continue;
+    run_chunks();
+    atomic_fetch_sub_explicit(&state, 1, memory_order_release);
+  }
+}
+
+void pool_set_threads(int n) {
+  if (n < 1) n = 1;
+  if (n > POOL_MAX_THREADS) n = POOL_MAX_THREADS;
+  /* fewer threads: stop the surplus workers (all of them; restarted lazily) */
+  if (n < nworkers + 1) pool_shutdown();
+  nthreads_cfg = n;
+}
+
+int pool_get_threads(void) { return nthreads_cfg; }
+
+void pool_run(pool_fn fn, void *ctx, int nchunks, int nt) {
+  if (nt > nthreads_cfg) nt = nthreads_cfg;
+  if (nt > nchunks) nt = nchunks;
+  if (nt <= 1 || atomic_flag_test_and_set(&busy)) {
+    for (int k = 0; k < nchunks; k++) fn(ctx, k);
+    return;
+  }
+  while (nworkers < nt - 1) {
+    if (pthread_create(&workers[nworkers], NULL, worker_main, (void *)(unsigned long)atomic_load(&gen)) != 0) break;
+    nworkers++;
+  }
+  job_fn = fn;
+  job_ctx = ctx;
+  job_nchunks = nchunks;
+  job_max_workers = (unsigned)(nt - 1);
+  atomic_store_explicit(&job_next, 0, memory_order_relaxed);
+  atomic_store(&state, OPEN); /* publishes the job (seq_cst) */
+  atomic_fetch_add(&gen, 1);  /* seq_cst: ordered against the read of sleepers below */
+  if (atomic_load(&sleepers) > 0) {
+    pthread_mutex_lock(&mu);
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+  }
+  run_chunks();
+  /* close the job, then wait for the workers still inside (computing their last chunk) */
+  atomic_fetch_and(&state, ~OPEN);
+  while (atomic_load_explicit(&state, memory_order_acquire) & COUNT) CPU_RELAX();
+  atomic_flag_clear(&busy);
+}
+
+void pool_shutdown(void) {
+  while (atomic_flag_test_and_set(&busy)) CPU_RELAX();
+  atomic_store(&stop_flag, 1);
+  pthread_mutex_lock(&mu);
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+  for (int i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
+  nworkers = 0;
+  atomic_store(&stop_flag, 0);
+  atomic_flag_clear(&busy);
+}

@@ -1,0 +1,28 @@
+/*
+ * A persistent thread pool for the kernels (pthreads), with dynamic chunk scheduling.
+ *
+ * pool_run(fn, ctx, nchunks, nt) calls fn(ctx, k) once for every chunk k in [0, nchunks), on the
+ * calling thread and up to nt - 1 workers, and returns when all chunks are done. Chunks are
+ * claimed from an atomic counter, so a worker that is descheduled (2 cores shared with the
+ * rest of the machine) never holds the call up: the caller takes the remaining chunks itself
+ * and waits only for chunks already being computed. Workers spin briefly after each job (the
+ * back-to-back kernel calls of a layer then start without a sleep/wake round trip), then block
+ * on a condition variable. If the pool is busy (kernels called from two JS threads at once),
+ * the second call runs its chunks single-threaded: correct, never blocking.
+ */
+#ifndef SDLLM_POOL_H
+#define SDLLM_POOL_H
+
+typedef void (*pool_fn)(void *ctx, int chunk);
+
+/* Sets the number of threads kernels use (the caller included); clamps to [1, POOL_MAX_THREADS]. */
+void pool_set_threads(int n);
+int pool_get_threads(void);
+/* Runs fn over chunks 0 .. nchunks-1 with at most min(nt, pool_get_threads()) threads. */
+void pool_run(pool_fn fn, void *ctx, int nchunks, int nt);
+/* Stops and joins the workers (env cleanup); the pool restarts lazily on the next run. */
+void pool_shutdown(void);
+
+#define POOL_MAX_THREADS 64
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * sdllm_native: the N-API glue of the native kernel backend (src/kernels/native.ts loads it).
+ * Every function validates its arguments (types, lengths, ranges) and throws a TypeError or
+ * RangeError rather than reading out of bounds. Typed arrays are used in place, never copied.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "pool.h"
+#include "simd.h"
+
+const char *simd_features(void) {
+  return ""
+#if defined(__AVX512F__)
+         " avx512f"
+#endif
+#if defined(__AVX512BW__)
+         " avx512bw"
+#endif
+#if defined(__AVX512VNNI__)
+         " avx512vnni"
+#endif
+#if defined(__AVX2__)
+         " avx2"
+#endif
+#if defined(__FMA__)
+         " fma"
+#endif
+#if defined(__AVX__) && !defined(__AVX2__)
+         " avx"
+#endif
+#if defined(__SSE4_2__) && !defined(__AVX__)
+         " sse4.2"
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+         " neon"
+#endif
+#if defined(SIMD_GENERIC) && !defined(__ARM_NEON) && !defined(__SSE4_2__)
+         " generic"
+#endif
+      ;
+}
+
+#define CHECK(call)                                  \
+  do {                                               \
+    if ((call) != napi_ok) {                         \
+      napi_throw_error(env, NULL, "N-API call failed: " #call); \
+      return 0;                                      \
+    }                                                \
+  } while (0)
+
+static int throw_type(napi_env env, const char *fn, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", fn, what);
+  napi_throw_type_error(env, NULL, msg);
+  return 0;
+}
+
+static int throw_range(napi_env env, const char *fn, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", fn, what);
+  napi_throw_range_error(env, NULL, msg);
+  return 0;
+}
+
+static const char *TA_NAMES[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+                                 "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
+                                 "BigUint64Array"};
+
+/* A typed array of the given type with at least min_len elements; returns 1 or throws. */
+static int get_ta(napi_env env, const char *fn, const char *name, napi_value v, napi_typedarray_type want,
+                  size_t min_len, void **data, size_t *len_out) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
+    char m[128];
+    snprintf(m, sizeof m, "%s must be a %s", name, TA_NAMES[want]);
+    return throw_type(env, fn, m);
+  }
+  napi_typedarray_type t;
+  size_t len;
+  void *p;
+  CHECK(napi_get_typedarray_info(env, v, &t, &len, &p, NULL, NULL));
+  if (t != want) {
+    char m[128];
+    snprintf(m, sizeof m, "%s must be a %s, got a %s", name, TA_NAMES[want], (unsigned)t < 11 ? TA_NAMES[t] : "?");
+    return throw_type(env, fn, m);
+  }
+  if (len < min_len) {
+    char m[160];
+    snprintf(m, sizeof m, "%s has %zu elements, needs at least %zu", name, len, min_len);
+    return throw_range(env, fn, m);
+  }
+  *data = p;
+  if (len_out) *len_out = len;
+  return 1;
+}
+
+static int get_int(napi_env env, const char *fn, const char *name, napi_value v, int64_t lo, int64_t hi, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    char m[96];
+    snprintf(m, sizeof m, "%s must be a number", name);
+    return throw_type(env, fn, m);
+  }
+  if (!(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d) {
+    char m[128];
+    snprintf(m, sizeof m, "%s must be an integer in [%lld, %lld], got %g", name, (long long)lo, (long long)hi, d);
+    return throw_range(env, fn, m);
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int get_num(napi_env env, const char *fn, const char *name, napi_value v, double *out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    char m[96];
+    snprintf(m, sizeof m, "%s must be a number", name);
+    return throw_type(env, fn, m);
+  }
+  return 1;
+}
+
+#define INT_MAX32 2147483647LL
+
+/* The SpikeLinearWeights object {qT, dwT, m, n, groupSize}: pointers used in place. */
+static int get_weights(napi_env env, const char *fn, napi_value obj, spike_weights *w) {
+  napi_valuetype vt;
+  CHECK(napi_typeof(env, obj, &vt));
+  if (vt != napi_object) return throw_type(env, fn, "w must be a SpikeLinearWeights object");
+  napi_value v;
+  int64_t m, n, G;
+  CHECK(napi_get_named_property(env, obj, "m", &v));
+  if (!get_int(env, fn, "w.m", v, 0, INT_MAX32, &m)) return 0;
+  CHECK(napi_get_named_property(env, obj, "n", &v));
+  if (!get_int(env, fn, "w.n", v, 0, INT_MAX32, &n)) return 0;
+  CHECK(napi_get_named_property(env, obj, "groupSize", &v));
+  if (!get_int(env, fn, "w.groupSize", v, 1, INT_MAX32, &G)) return 0;
+  const int64_t nG = (n + G - 1) / G;
+  void *p;
+  CHECK(napi_get_named_property(env, obj, "qT", &v));
+  if (!get_ta(env, fn, "w.qT", v, napi_int8_array, (size_t)(m * n), &p, NULL)) return 0;
+  w->qT = (const int8_t *)p;
+  CHECK(napi_get_named_property(env, obj, "dwT", &v));
+  if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &p, NULL)) return 0;
+  w->dwT = (const float *)p;
+  w->m = (int)m;
+  w->n = (int)n;
+  w->G = (int)G;
+  return 1;
+}
+
+/* scales (Float64Array or Float32Array, >= rows) as doubles; *owned set when converted. */
+static int get_scales(napi_env env, const char *fn, napi_value v, size_t rows, const double **out, double **owned) {
+  bool is;
+  napi_typedarray_type t;
+  size_t len;
+  void *p;
+  *owned = NULL;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return throw_type(env, fn, "scales must be a Float64Array or Float32Array");
+  CHECK(napi_get_typedarray_info(env, v, &t, &len, &p, NULL, NULL));
+  if (t != napi_float64_array && t != napi_float32_array) return throw_type(env, fn, "scales must be a Float64Array or Float32Array");
+  if (len < rows) return throw_range(env, fn, "scales has fewer elements than rows");
+  if (t == napi_float64_array) {
+    *out = (const double *)p;
+    return 1;
+  }
+  double *d = (double *)malloc(sizeof(double) * (rows ? rows : 1));
+  if (!d) {
+    napi_throw_error(env, NULL, "out of memory");
+    return 0;
+  }
+  for (size_t r = 0; r < rows; r++) d[r] = (double)((const float *)p)[r];
+  *out = d;
+  *owned = d;
+  return 1;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *fn) {
+  size_t argc = want;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < want) {
+    char m[96];
+    snprintf(m, sizeof m, "expected %zu arguments, got %zu", want, argc);
+    return throw_type(env, fn, m);
+  }
+  return 1;
+}
+
+/* matmulF32(x, w, y, rows, inF, outF) */
+static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
+  static const char *fn = "matmulF32";
+  napi_value a[6];
+  if (!args(env, info, 6, a, fn)) return NULL;
+  int64_t rows, inF, outF;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) || !get_int(env, fn, "inF", a[4], 0, INT_MAX32, &inF) ||
+      !get_int(env, fn, "outF", a[5], 0, INT_MAX32, &outF))
+    return NULL;
+  void *x, *w, *y;
+  if (!get_ta(env, fn, "x", a[0], napi_float32_array, (size_t)(rows * inF), &x, NULL) ||
+      !get_ta(env, fn, "w", a[1], napi_float32_array, (size_t)(outF * inF), &w, NULL) ||
+      !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * outF), &y, NULL))
+    return NULL;
+  k_matmul_f32((const float *)x, (const float *)w, (float *)y, (int)rows, (int)inF, (int)outF);
+  return undefined(env);
+}
+
+/* spikeLinearCounts(w, c, cOff, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
+static napi_value js_spike_counts(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeLinearCounts";
+  napi_value a[6];
+  if (!args(env, info, 6, a, fn)) return NULL;
+  spike_weights w;
+  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  int64_t cOff, yOff;
+  double scale;
+  void *c, *y;
+  size_t cLen, yLen;
+  if (!get_int(env, fn, "cOff", a[2], 0, INT64_MAX / 2, &cOff) || !get_num(env, fn, "scale", a[3], &scale) ||
+      !get_int(env, fn, "yOff", a[5], 0, INT64_MAX / 2, &yOff) ||
+      !get_ta(env, fn, "c", a[1], napi_int32_array, 0, &c, &cLen) ||
+      !get_ta(env, fn, "y", a[4], napi_float32_array, 0, &y, &yLen))
+    return NULL;
+  if ((uint64_t)cOff + (uint64_t)w.n > cLen) return throw_range(env, fn, "c is shorter than cOff + n"), NULL;
+  if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
+  if (k_spike_counts_rows(&w, (const int32_t *)c + cOff, w.n, 1, &scale, (float *)y + yOff, w.m) != 0) {
+    napi_throw_error(env, NULL, "spikeLinearCounts: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* spikeLinearEvents(w, trains, T, scale, y, yOff, acc, sum) */
+static napi_value js_spike_events(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeLinearEvents";
+  napi_value a[6];
+  if (!args(env, info, 6, a, fn)) return NULL;
+  spike_weights w;
+  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  int64_t T, yOff;
+  double scale;
+  void *tr, *y;
+  size_t yLen;
+  if (!get_int(env, fn, "T", a[2], 0, INT_MAX32, &T) || !get_num(env, fn, "scale", a[3], &scale) ||
+      !get_int(env, fn, "yOff", a[5], 0, INT64_MAX / 2, &yOff) ||
+      !get_ta(env, fn, "trains", a[1], napi_int8_array, (size_t)(T * w.n), &tr, NULL) ||
+      !get_ta(env, fn, "y", a[4], napi_float32_array, 0, &y, &yLen))
+    return NULL;
+  if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
+  if (k_spike_events(&w, (const int8_t *)tr, (int)T, scale, (float *)y + yOff) != 0) {
+    napi_throw_error(env, NULL, "spikeLinearEvents: out of memory (or more than 2^31 - 1 events)");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* spikeLinearCountsRows(w, c, rows, scales, y) */
+static napi_value js_spike_counts_rows(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeLinearCountsRows";
+  napi_value a[5];
+  if (!args(env, info, 5, a, fn)) return NULL;
+  spike_weights w;
+  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  int64_t rows;
+  void *c, *y;
+  if (!get_int(env, fn, "rows", a[2], 0, INT_MAX32, &rows) ||
+      !get_ta(env, fn, "c", a[1], napi_int32_array, (size_t)(rows * w.n), &c, NULL) ||
+      !get_ta(env, fn, "y", a[4], napi_float32_array, (size_t)(rows * w.m), &y, NULL))
+    return NULL;
+  const double *scales;
+  double *owned;
+  if (!get_scales(env, fn, a[3], (size_t)rows, &scales, &owned)) return NULL;
+  int rc = k_spike_counts_rows(&w, (const int32_t *)c, w.n, (int)rows, scales, (float *)y, w.m);
+  free(owned);
+  if (rc != 0) {
+    napi_throw_error(env, NULL, "spikeLinearCountsRows: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* intMatmul(wRowMajor, dw, c, rows, m, n, groupSize, scales, y) */
+static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
+  static const char *fn = "intMatmul";
+  napi_value a[9];
+  if (!args(env, info, 9, a, fn)) return NULL;
+  int64_t rows, m, n, G;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) || !get_int(env, fn, "m", a[4], 0, INT_MAX32, &m) ||
+      !get_int(env, fn, "n", a[5], 0, INT_MAX32, &n) || !get_int(env, fn, "groupSize", a[6], 1, INT_MAX32, &G))
+    return NULL;
+  const int64_t nG = (n + G - 1) / G;
+  void *W, *dw, *c, *y;
+  if (!get_ta(env, fn, "wRowMajor", a[0], napi_int8_array, (size_t)(m * n), &W, NULL) ||
+      !get_ta(env, fn, "dw", a[1], napi_float32_array, (size_t)(m * nG), &dw, NULL) ||
+      !get_ta(env, fn, "c", a[2], napi_int32_array, (size_t)(rows * n), &c, NULL) ||
+      !get_ta(env, fn, "y", a[8], napi_float32_array, (size_t)(rows * m), &y, NULL))
+    return NULL;
+  const double *scales;
+  double *owned;
+  if (!get_scales(env, fn, a[7], (size_t)rows, &scales, &owned)) return NULL;
+  k_int_matmul((const int8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales,
+               (float *)y);
+  free(owned);
+  return undefined(env);
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  if (!args(env, info, 1, a, "setThreads")) return NULL;
+  int64_t n;
+  if (!get_int(env, "setThreads", "n", a[0], 1, POOL_MAX_THREADS, &n)) return NULL;
+  pool_set_threads((int)n);
+  return undefined(env);
+}
+
+static napi_value js_get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  napi_create_int32(env, pool_get_threads(), &v);
+  return v;
+}
+
+static napi_value js_cpu_features(napi_env env, napi_callback_info info) {
+  (void)info;
+  const char *f = simd_features();
+  while (*f == ' ') f++;
+  napi_value v;
+  napi_create_string_utf8(env, f, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+/* One pool per process; stopped when the last environment using it goes away. */
+static atomic_int env_refs;
+static void env_cleanup(void *arg) {
+  (void)arg;
+  if (atomic_fetch_sub(&env_refs, 1) == 1) pool_shutdown();
+}
+
+/* Refuse to load on a CPU without the ISA this build targets (a build copied elsewhere). */
+static const char *missing_isa(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+#if defined(__AVX512F__)
+  if (!__builtin_cpu_supports("avx512f")) return "avx512f";
+#endif
+#if defined(__AVX512BW__)
+  if (!__builtin_cpu_supports("avx512bw")) return "avx512bw";
+#endif
+#if defined(__AVX2__)
+  if (!__builtin_cpu_supports("avx2")) return "avx2";
+#endif
+#if defined(__FMA__)
+  if (!__builtin_cpu_supports("fma")) return "fma";
+#endif
+#endif
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  const char *miss = missing_isa();
+  if (miss) {
+    char m[200];
+    snprintf(m, sizeof m, "sdllm_native was built for a CPU with %s, which this CPU lacks: rebuild it (npm rebuild sdllm)", miss);
+    napi_throw_error(env, NULL, m);
+    return NULL;
+  }
+  static const struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+      {"matmulF32", js_matmul_f32},
+      {"spikeLinearCounts", js_spike_counts},
+      {"spikeLinearEvents", js_spike_events},
+      {"spikeLinearCountsRows", js_spike_counts_rows},
+      {"intMatmul", js_int_matmul},
+      {"setThreads", js_set_threads},
+      {"getThreads", js_get_threads},
+      {"cpuFeatures", js_cpu_features},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &f) != napi_ok ||
+        napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+      return NULL;
+  }
+  atomic_fetch_add(&env_refs, 1);
+  napi_add_env_cleanup_hook(env, env_cleanup, NULL);
+  return exports;
+}

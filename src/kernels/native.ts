@@ -1,0 +1,101 @@
+/**
+ * The `native` kernel backend: an N-API addon in C (native/, binding.gyp) compiled on the user's
+ * machine by `npm install` (script `install`: node-gyp rebuild, never failing the install) into
+ * build/Release/sdllm_native.node. SIMD width is chosen at build time (-march=native; see
+ * native/simd.h), threads by setThreads (default os.availableParallelism()).
+ *
+ * This module only loads the addon and builds a KernelSet from it; registry.ts registers it (and
+ * makes it the default) so importing the registry is enough. When the addon is missing or fails
+ * to load, nothing is registered and nativeLoadError() says why. It imports the registry's types
+ * only, so there is no import cycle at run time.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
+import { createRequire } from 'node:module';
+import { PACKAGE_ROOT } from '../paths.js';
+import type { KernelSet } from './registry.js';
+
+/** Where the install step builds the addon (SDLLM_NATIVE_PATH overrides, for tests of other builds). */
+export const NATIVE_ADDON_PATH = process.env.SDLLM_NATIVE_PATH ?? nodePath.join(PACKAGE_ROOT, 'build', 'Release', 'sdllm_native.node');
+
+interface NativeAddon extends KernelSet {
+  setThreads(n: number): void;
+  getThreads(): number;
+  cpuFeatures(): string;
+}
+
+let addon: NativeAddon | null = null;
+let loadError: string | null = null;
+let attempted = false;
+
+function load(): NativeAddon | null {
+  if (attempted) return addon;
+  attempted = true;
+  if (process.env.SDLLM_NATIVE === '0') {
+    loadError = 'disabled by SDLLM_NATIVE=0';
+    return null;
+  }
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    loadError = `${NATIVE_ADDON_PATH} not found (the native kernels are built by \`npm install\`; build them with \`npm run build:native\` in ${PACKAGE_ROOT})`;
+    return null;
+  }
+  try {
+    const req = createRequire(import.meta.url);
+    const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
+    for (const k of ['matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'setThreads', 'getThreads', 'cpuFeatures'] as const) {
+      if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
+    }
+    addon = mod as NativeAddon;
+    addon.setThreads(defaultThreads());
+  } catch (e) {
+    addon = null;
+    loadError = `${NATIVE_ADDON_PATH}: ${(e as Error).message}`;
+  }
+  return addon;
+}
+
+function defaultThreads(): number {
+  const env = Number(process.env.SDLLM_THREADS);
+  if (Number.isInteger(env) && env >= 1) return env;
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/** The native KernelSet, or null when the addon is unavailable (see nativeLoadError). */
+export function loadNativeKernels(): KernelSet | null {
+  const a = load();
+  if (!a) return null;
+  return {
+    matmulF32: a.matmulF32,
+    spikeLinearCounts: a.spikeLinearCounts,
+    spikeLinearEvents: a.spikeLinearEvents,
+    spikeLinearCountsRows: a.spikeLinearCountsRows,
+    intMatmul: a.intMatmul,
+  };
+}
+
+export function nativeAvailable(): boolean {
+  return load() !== null;
+}
+
+/** Why the native backend is not available, or null when it loaded. */
+export function nativeLoadError(): string | null {
+  load();
+  return loadError;
+}
+
+/** Threads the native kernels use (the calling thread included). No-op without the addon. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: expected a positive integer, got ${n}`);
+  load()?.setThreads(n);
+}
+
+/** The native kernels' thread count (1 without the addon: the ts kernels are single-threaded). */
+export function getThreads(): number {
+  return load()?.getThreads() ?? 1;
+}
+
+/** ISA extensions the addon was compiled for, e.g. 'avx512f avx512bw avx512vnni avx2 fma'; '' without it. */
+export function cpuFeatures(): string {
+  return load()?.cpuFeatures() ?? '';
+}

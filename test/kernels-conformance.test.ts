@@ -1,0 +1,444 @@
+/**
+ * Kernel conformance: every registered backend against `ts`, the reference.
+ *  - integer / spike kernels (spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows,
+ *    intMatmul) must be bit-identical (Float32Array outputs compared as raw bits);
+ *  - matmulF32 within 1e-5 of sum_i |x_i w_oi| per output (backends may sum in float32 SIMD lanes).
+ * Also: the ts kernels against naive loops written here (so the suite means something with
+ * only `ts` registered), events vs counts on trains whose sums are the counts, intMatmul vs the
+ * counts kernel, and real weights of sdllm-small (layer 0 MLP, 4-bit RTN) when ../shared exists.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import nodePath from 'node:path';
+import {
+  registeredBackends,
+  getBackend,
+  setThreads,
+  getThreads,
+  nativeLoadError,
+  type KernelSet,
+  type SpikeLinearWeights,
+} from '../src/kernels/registry.js';
+import { loadModel } from '../src/model/load.js';
+import type { DenseLinear } from '../src/model/linear.js';
+import { MODELS, needsShared } from './helpers.js';
+
+// ---------------------------------------------------------------------------------------------
+// inputs
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface IntWeights {
+  sw: SpikeLinearWeights; // column-major qT, group-major dwT
+  W: Int8Array; // row-major [m, n]
+  dw: Float32Array; // row-major [m, nGroups]
+}
+
+/** Transposes row-major integer weights and scales into both layouts. */
+function bothLayouts(W: Int8Array, dw: Float32Array, m: number, n: number, G: number): IntWeights {
+  const nG = Math.ceil(n / G);
+  const qT = new Int8Array(m * n);
+  const dwT = new Float32Array(nG * m);
+  for (let o = 0; o < m; o++) {
+    for (let i = 0; i < n; i++) qT[i * m + o] = W[o * n + i];
+    for (let g = 0; g < nG; g++) dwT[g * m + o] = dw[o * nG + g];
+  }
+  return { sw: { qT, dwT, m, n, groupSize: G }, W, dw };
+}
+
+function randomIntWeights(m: number, n: number, G: number, seed: number, full = false): IntWeights {
+  const r = rng(seed);
+  const nG = Math.ceil(n / G);
+  const W = new Int8Array(m * n);
+  // 4-bit range by default; `full` uses all of int8 (including -128) to stress the int16 paths
+  for (let k = 0; k < W.length; k++) W[k] = full ? Math.floor(r() * 256) - 128 : Math.floor(r() * 16) - 8;
+  const dw = new Float32Array(m * nG);
+  for (let k = 0; k < dw.length; k++) dw[k] = (r() * 2 - 1) * 0.05 + (r() < 0.01 ? 0 : 1e-4);
+  return bothLayouts(W, dw, m, n, G);
+}
+
+/**
+ * Counts with the given density of nonzeros, mostly ±1/±2; `big` also sprinkles large counts
+ * (up to ±1000, beyond int8 and the kernels' int16 budget) to exercise every spill path.
+ */
+function randomCounts(len: number, density: number, seed: number, big = false): Int32Array {
+  const r = rng(seed);
+  const c = new Int32Array(len);
+  for (let k = 0; k < len; k++) {
+    if (r() >= density) continue;
+    const mag = big && r() < 0.1 ? 1 + Math.floor(r() * 1000) : r() < 0.7 ? 1 : 2;
+    c[k] = r() < 0.5 ? -mag : mag;
+  }
+  return c;
+}
+
+/** Spike trains [T, n] whose column sums are the counts c (with cancelling ±1 pairs added). */
+function trainsFor(c: Int32Array, off: number, n: number, seed: number): { trains: Int8Array; T: number } {
+  const r = rng(seed);
+  let maxAbs = 0;
+  for (let i = 0; i < n; i++) maxAbs = Math.max(maxAbs, Math.abs(c[off + i]));
+  const T = maxAbs + 2;
+  const trains = new Int8Array(T * n);
+  for (let i = 0; i < n; i++) {
+    const ci = c[off + i];
+    const s = Math.sign(ci);
+    // |ci| events of sign(ci) at distinct random time steps
+    const ts = Array.from({ length: T }, (_, t) => t).sort(() => r() - 0.5);
+    for (let k = 0; k < Math.abs(ci); k++) trains[ts[k] * n + i] = s;
+    // sometimes a cancelling +1/-1 pair in two free steps
+    if (r() < 0.2 && Math.abs(ci) + 2 <= T) {
+      trains[ts[Math.abs(ci)] * n + i] = 1;
+      trains[ts[Math.abs(ci) + 1] * n + i] = -1;
+    }
+  }
+  return { trains, T };
+}
+
+function randomFloats(len: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const a = new Float32Array(len);
+  for (let k = 0; k < len; k++) a[k] = (r() * 2 - 1) * scale;
+  return a;
+}
+
+function scalesFor(rows: number, seed: number, f32 = false): Float64Array | Float32Array {
+  const r = rng(seed);
+  const s = f32 ? new Float32Array(rows) : new Float64Array(rows);
+  for (let k = 0; k < rows; k++) s[k] = 0.01 + r() * (k % 3 === 2 ? -1 : 1);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// naive loops (independent of src/kernels/ts) and comparisons
+
+function naiveCounts(w: IntWeights, c: Int32Array, rows: number, scales: ArrayLike<number>): Float32Array {
+  const { m, n, groupSize: G } = w.sw;
+  const nG = Math.ceil(n / G);
+  const y = new Float32Array(rows * m);
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < m; o++) {
+      let sum = 0;
+      for (let g = 0; g < nG; g++) {
+        let acc = 0;
+        for (let i = g * G; i < Math.min(n, (g + 1) * G); i++) acc = (acc + c[r * n + i] * w.W[o * n + i]) | 0;
+        sum += Math.fround(w.dw[o * nG + g]) * acc;
+      }
+      y[r * m + o] = scales[r] * sum;
+    }
+  return y;
+}
+
+function naiveMatmul(x: Float32Array, W: Float32Array, rows: number, inF: number, outF: number): { y: Float64Array; abs: Float64Array } {
+  const y = new Float64Array(rows * outF);
+  const abs = new Float64Array(rows * outF);
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < outF; o++) {
+      let s = 0;
+      let a = 0;
+      for (let i = 0; i < inF; i++) {
+        const p = x[r * inF + i] * W[o * inF + i];
+        s += p;
+        a += Math.abs(p);
+      }
+      y[r * outF + o] = s;
+      abs[r * outF + o] = a;
+    }
+  return { y, abs };
+}
+
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+
+function assertBitsEqual(actual: Float32Array, expected: Float32Array, what: string): void {
+  const a = bits(actual);
+  const e = bits(expected);
+  if (a.length !== e.length) assert.fail(`${what}: length ${a.length} vs ${e.length}`);
+  for (let k = 0; k < a.length; k++) {
+    if (a[k] !== e[k]) assert.fail(`${what}: first difference at ${k}: ${actual[k]} (0x${a[k].toString(16)}) vs ${expected[k]} (0x${e[k].toString(16)})`);
+  }
+  assert.deepEqual(a, e, what);
+}
+
+function assertClose(actual: Float32Array, ref: ArrayLike<number>, abs: ArrayLike<number>, what: string, rel = 1e-5): void {
+  assert.equal(actual.length, ref.length, `${what}: length`);
+  for (let k = 0; k < actual.length; k++) {
+    const tol = rel * abs[k] + 1e-30;
+    if (!(Math.abs(actual[k] - ref[k]) <= tol)) assert.fail(`${what}: output ${k}: ${actual[k]} vs ${ref[k]} (tolerance ${tol})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the checks, per backend
+
+const ts = getBackend('ts')!;
+
+const SPIKE_SHAPES: [m: number, n: number, G: number][] = [
+  [37, 300, 128], // short last group, m not a multiple of any vector width
+  [512, 1408, 128],
+  [1408, 512, 64],
+  [64, 96, 32],
+  [3, 5, 2],
+  [200, 1000, 1000], // one group (per-channel)
+];
+
+function runCounts(k: KernelSet, w: SpikeLinearWeights, c: Int32Array, rows: number, scales: ArrayLike<number>): Float32Array {
+  // one row per call, at offsets inside bigger arrays
+  const { m, n } = w;
+  const cPad = new Int32Array(rows * n + 7);
+  cPad.set(c, 5);
+  const y = new Float32Array(rows * m + 3);
+  const acc = new Int32Array(m);
+  const sum = new Float64Array(m);
+  for (let r = 0; r < rows; r++) k.spikeLinearCounts(w, cPad, 5 + r * n, scales[r], y, 2 + r * m, acc, sum);
+  return y.subarray(2, 2 + rows * m);
+}
+
+/** The ts reference outputs are computed once and shared by every backend's check. */
+const refCache = new Map<string, Float32Array>();
+function memo(key: string, f: () => Float32Array): Float32Array {
+  let v = refCache.get(key);
+  if (!v) refCache.set(key, (v = f()));
+  return v;
+}
+
+function checkSpike(name: string, k: KernelSet): void {
+  for (const [m, n, G] of SPIKE_SHAPES) {
+    for (const density of [0.05, 0.5, 1]) {
+      for (const big of [false, true]) {
+        const seed = m * 7919 + n * 31 + G + Math.round(density * 100) + (big ? 1 : 0);
+        const w = randomIntWeights(m, n, G, seed, big);
+        const rowsList = [1, 3, 4, 7];
+        const rowsMax = 7;
+        const c = randomCounts(rowsMax * n, density, seed + 1, big);
+        for (const rows of rowsList) {
+          const cr = c.subarray(0, rows * n);
+          const scales = scalesFor(rows, seed + rows, rows === 3);
+          const what = `m=${m} n=${n} G=${G} density=${density}${big ? ' big' : ''} rows=${rows}`;
+          const ref = memo(what, () => {
+            const r = new Float32Array(rows * m);
+            ts.spikeLinearCountsRows(w.sw, cr, rows, scales, r);
+            return r;
+          });
+          const yRows = new Float32Array(rows * m);
+          k.spikeLinearCountsRows(w.sw, cr, rows, scales, yRows);
+          assertBitsEqual(yRows, ref, `${name} spikeLinearCountsRows ${what}`);
+          if (rows === 1 || rows === 7) {
+            assertBitsEqual(runCounts(k, w.sw, cr, rows, scales), ref, `${name} spikeLinearCounts ${what}`);
+            const yInt = new Float32Array(rows * m);
+            k.intMatmul(w.W, w.dw, cr, rows, m, n, G, scales, yInt);
+            assertBitsEqual(yInt, ref, `${name} intMatmul ${what}`);
+          }
+        }
+        // events on trains whose sums are the counts of row 1
+        const { trains, T } = trainsFor(c, n, n, seed + 2);
+        const yEv = new Float32Array(m + 4);
+        const scale = -0.37;
+        k.spikeLinearEvents(w.sw, trains, T, scale, yEv, 4, new Int32Array(m), new Float64Array(m));
+        const refEv = new Float32Array(m);
+        ts.spikeLinearCountsRows(w.sw, c.subarray(n, 2 * n), 1, new Float64Array([scale]), refEv);
+        assertBitsEqual(yEv.subarray(4), refEv, `spikeLinearEvents ${name} m=${m} n=${n} G=${G} density=${density} T=${T}`);
+      }
+    }
+  }
+}
+
+/** A batch larger than one internal slice of the native kernels (256 rows), odd width. */
+function checkBigBatch(name: string, k: KernelSet): void {
+  const [m, n, G, rows] = [37, 300, 128, 300];
+  const w = randomIntWeights(m, n, G, 4242, true);
+  const c = randomCounts(rows * n, 0.3, 4243, true);
+  for (let k = 0; k < c.length; k += 997) c[k] = k % 2 ? 40000 : -40000; // beyond int16: the int32 paths
+  const scales = scalesFor(rows, 4244);
+  const ref = memo('big batch', () => {
+    const r = new Float32Array(rows * m);
+    ts.spikeLinearCountsRows(w.sw, c, rows, scales, r);
+    return r;
+  });
+  const y = new Float32Array(rows * m);
+  k.spikeLinearCountsRows(w.sw, c, rows, scales, y);
+  assertBitsEqual(y, ref, `${name} spikeLinearCountsRows rows=${rows}`);
+  const yi = new Float32Array(rows * m);
+  k.intMatmul(w.W, w.dw, c, rows, m, n, G, scales, yi);
+  assertBitsEqual(yi, ref, `${name} intMatmul rows=${rows}`);
+}
+
+function checkMatmul(name: string, k: KernelSet): void {
+  const shapes: [rows: number, inF: number, outF: number][] = [
+    [1, 300, 37],
+    [3, 300, 37],
+    [4, 300, 37],
+    [7, 300, 37],
+    [1, 512, 512],
+    [4, 512, 1408],
+    [7, 1408, 512],
+    [9, 1100, 70], // several k slices, ragged tiles
+    [64, 512, 512],
+    [1, 1, 1],
+    [5, 17, 3],
+  ];
+  for (const [rows, inF, outF] of shapes) {
+    const x = randomFloats(rows * inF, rows * 131 + inF, 2);
+    const W = randomFloats(outF * inF, outF * 17 + inF, 0.1);
+    const { y: ref, abs } = naiveMatmul(x, W, rows, inF, outF);
+    const y = new Float32Array(rows * outF);
+    k.matmulF32(x, W, y, rows, inF, outF);
+    assertClose(y, ref, abs, `matmulF32 ${name} rows=${rows} inF=${inF} outF=${outF}`);
+    if (name !== 'ts') {
+      const yts = new Float32Array(rows * outF);
+      ts.matmulF32(x, W, yts, rows, inF, outF);
+      assertClose(y, yts, abs, `matmulF32 ${name} vs ts rows=${rows} inF=${inF} outF=${outF}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('kernel conformance', () => {
+  test('backends', () => {
+    const names = registeredBackends();
+    assert.ok(names.includes('ts'));
+    if (!names.includes('native')) console.log(`native backend not registered: ${nativeLoadError()}`);
+  });
+
+  test('ts kernels vs naive loops', () => {
+    for (const [m, n, G] of [[37, 300, 128], [64, 96, 32]] as const) {
+      const w = randomIntWeights(m, n, G, m + n);
+      const c = randomCounts(4 * n, 0.3, m * n, true);
+      const scales = scalesFor(4, 3);
+      const ref = naiveCounts(w, c, 4, scales);
+      const y = new Float32Array(4 * m);
+      ts.spikeLinearCountsRows(w.sw, c, 4, scales, y);
+      assertBitsEqual(y, ref, `ts spikeLinearCountsRows m=${m} n=${n}`);
+      const y2 = new Float32Array(4 * m);
+      ts.intMatmul(w.W, w.dw, c, 4, m, n, G, scales, y2);
+      assertBitsEqual(y2, ref, `ts intMatmul m=${m} n=${n}`);
+    }
+    checkMatmul('ts', ts);
+  });
+
+  for (const name of registeredBackends()) {
+    const k = getBackend(name)!;
+    test(`${name}: spike kernels bit-identical to ts`, () => {
+      checkSpike(name, k);
+      checkBigBatch(name, k);
+    });
+    test(`${name}: matmulF32 within tolerance`, () => checkMatmul(name, k));
+  }
+
+  test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {
+    const k = getBackend('native')!;
+    const before = getThreads();
+    try {
+      const w = randomIntWeights(512, 1408, 128, 99);
+      const c = randomCounts(4 * 1408, 0.5, 98);
+      const scales = scalesFor(4, 97);
+      const x = randomFloats(4 * 1408, 96);
+      const Wf = randomFloats(512 * 1408, 95, 0.1);
+      const outs: Float32Array[][] = [];
+      for (const t of [1, 2, 3]) {
+        setThreads(t);
+        assert.equal(getThreads(), t);
+        const a = new Float32Array(4 * 512);
+        k.spikeLinearCountsRows(w.sw, c, 4, scales, a);
+        const b = new Float32Array(4 * 512);
+        k.intMatmul(w.W, w.dw, c, 4, 512, 1408, 128, scales, b);
+        const f = new Float32Array(4 * 512);
+        k.matmulF32(x, Wf, f, 4, 1408, 512);
+        outs.push([a, b, f]);
+      }
+      for (let t = 1; t < outs.length; t++)
+        for (let j = 0; j < 3; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
+    } finally {
+      setThreads(before);
+    }
+  });
+
+  test('native: bad arguments throw instead of reading out of bounds', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {
+    const k = getBackend('native')!;
+    const w = randomIntWeights(8, 16, 4, 1);
+    const y = new Float32Array(8);
+    assert.throws(() => k.spikeLinearCounts(w.sw, new Int32Array(10), 0, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
+    assert.throws(() => k.spikeLinearCounts(w.sw, new Int32Array(16), 0, 1, y, 1, new Int32Array(8), new Float64Array(8)), RangeError);
+    assert.throws(() => k.spikeLinearCounts({ ...w.sw, qT: new Int8Array(3) }, new Int32Array(16), 0, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
+    assert.throws(() => k.spikeLinearCounts(w.sw, new Float32Array(16) as unknown as Int32Array, 0, 1, y, 0, new Int32Array(8), new Float64Array(8)), TypeError);
+    assert.throws(() => k.matmulF32(new Float32Array(1), new Float32Array(4), new Float32Array(2), 1, 2, 2), RangeError);
+    assert.throws(() => k.intMatmul(w.W, w.dw, new Int32Array(16), 2, 8, 16, 4, new Float64Array(2), y), RangeError);
+    assert.throws(() => k.spikeLinearEvents(w.sw, new Int8Array(31), 2, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
+  });
+
+  test('real weights: sdllm-small layer 0 MLP, 4-bit RTN', needsShared, () => {
+    const model = loadModel(nodePath.join(MODELS, 'sdllm-small'));
+    const layer = model.parts.layers[0];
+    const emb = model.parts.embed_tokens;
+    const hidden = model.config.hidden_size;
+    const rows = 7;
+    // activations: embeddings of a few tokens
+    const x = new Float32Array(rows * hidden);
+    for (let r = 0; r < rows; r++) x.set(emb.subarray((r * 37 + 5) * hidden, (r * 37 + 6) * hidden), r * hidden);
+    for (const proj of ['gate_proj', 'down_proj'] as const) {
+      const lin = layer[proj] as DenseLinear;
+      const { weight, outFeatures: m, inFeatures: n } = lin;
+      const G = 128;
+      const q = rtn4(weight, m, n, G);
+      // inputs of this projection: embeddings for gate_proj; a random-ish [rows, n] otherwise
+      const xin = proj === 'gate_proj' ? x : randomFloats(rows * n, 5, 1);
+      const L = 4;
+      const c = new Int32Array(rows * n);
+      const scales = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        let mx = 0;
+        for (let i = 0; i < n; i++) mx = Math.max(mx, Math.abs(xin[r * n + i]));
+        const theta = mx / L;
+        scales[r] = theta;
+        for (let i = 0; i < n; i++) c[r * n + i] = Math.max(-L, Math.min(L, Math.round(xin[r * n + i] / theta)));
+      }
+      const ref = new Float32Array(rows * m);
+      ts.spikeLinearCountsRows(q.sw, c, rows, scales, ref);
+      assertBitsEqual(ref, naiveCounts(q, c, rows, scales), `real ${proj}: ts vs naive`);
+      const { y: fref, abs } = naiveMatmul(xin, weight, rows, n, m);
+      for (const name of registeredBackends()) {
+        const k = getBackend(name)!;
+        const y = new Float32Array(rows * m);
+        k.spikeLinearCountsRows(q.sw, c, rows, scales, y);
+        assertBitsEqual(y, ref, `real ${proj} ${name} spikeLinearCountsRows`);
+        assertBitsEqual(runCounts(k, q.sw, c, rows, scales), ref, `real ${proj} ${name} spikeLinearCounts`);
+        const yi = new Float32Array(rows * m);
+        k.intMatmul(q.W, q.dw, c, rows, m, n, G, scales, yi);
+        assertBitsEqual(yi, ref, `real ${proj} ${name} intMatmul`);
+        const { trains, T } = trainsFor(c, 0, n, 3);
+        const ye = new Float32Array(m);
+        k.spikeLinearEvents(q.sw, trains, T, scales[0], ye, 0, new Int32Array(m), new Float64Array(m));
+        assertBitsEqual(ye, ref.subarray(0, m), `real ${proj} ${name} spikeLinearEvents`);
+        const yf = new Float32Array(rows * m);
+        k.matmulF32(xin, weight, yf, rows, n, m);
+        assertClose(yf, fref, abs, `real ${proj} ${name} matmulF32`);
+      }
+    }
+  });
+});
+
+/** Per-group round-to-nearest 4-bit quantization (symmetric, scale = max|w| / 7). */
+function rtn4(weight: Float32Array, m: number, n: number, G: number): IntWeights {
+  const nG = Math.ceil(n / G);
+  const W = new Int8Array(m * n);
+  const dw = new Float32Array(m * nG);
+  for (let o = 0; o < m; o++)
+    for (let g = 0; g < nG; g++) {
+      let mx = 0;
+      for (let i = g * G; i < Math.min(n, (g + 1) * G); i++) mx = Math.max(mx, Math.abs(weight[o * n + i]));
+      const s = mx > 0 ? mx / 7 : 1;
+      dw[o * nG + g] = s;
+      for (let i = g * G; i < Math.min(n, (g + 1) * G); i++) W[o * n + i] = Math.max(-8, Math.min(7, Math.round(weight[o * n + i] / s)));
+    }
+  return bothLayouts(W, dw, m, n, G);
+}
