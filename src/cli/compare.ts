@@ -15,6 +15,9 @@ import { addModelOptions, methodLoadOptions, type MethodFlags } from './method-o
 import { resolveTextData, TEXT_DATASETS } from './ppl.js';
 import { DEFAULT_EVAL_DIR, formatRunStats, loadTasks, taskProgress } from './eval.js';
 import { ProgressBar } from './progress.js';
+import { measure, perToken } from '../energy/measure.js';
+import { HOROWITZ_45NM, loadEnergyTable, type EnergyTable } from '../energy/table.js';
+import { joules } from './energy.js';
 
 interface CompareFlags extends MethodFlags {
   model: string;
@@ -29,6 +32,18 @@ interface CompareFlags extends MethodFlags {
   outputDir?: string;
   resume?: boolean;
   json?: boolean;
+  energyTokens: number;
+  energyData?: string;
+  energyTable?: string;
+}
+
+/** Energy per token from operation counts priced by a named table (src/energy), floats as fp16. */
+export interface EnergyEntry {
+  table: string;
+  data: string;
+  tokens: number;
+  compute_pJ_per_token: number;
+  total_pJ_per_token: number;
 }
 
 export interface PplEntry {
@@ -48,6 +63,7 @@ export interface CompareRow {
   description: string;
   eval: EvalOutput | null;
   ppl: Record<string, PplEntry>;
+  energy?: EnergyEntry;
 }
 
 export interface CompareReport {
@@ -72,7 +88,11 @@ export function compareTable(report: CompareReport): string {
     for (const s of Object.keys(r.ppl)) if (!pplSets.includes(s)) pplSets.push(s);
   }
   const accTasks = [...new Set(tasks.filter((c) => c.metric === 'acc').map((c) => c.task))];
-  const header = ['method', ...tasks.map((c) => `${c.task} ${c.metric === 'perplexity' ? 'ppl' : c.metric}`), ...(accTasks.length > 1 ? ['mean acc'] : []), ...pplSets.map((s) => `${s} ppl`)];
+  const energy = report.rows.some((r) => r.energy);
+  const header = [
+    'method', ...tasks.map((c) => `${c.task} ${c.metric === 'perplexity' ? 'ppl' : c.metric}`), ...(accTasks.length > 1 ? ['mean acc'] : []), ...pplSets.map((s) => `${s} ppl`),
+    ...(energy ? ['compute/token', 'compute+memory/token'] : []),
+  ];
   const rows = report.rows.map((r) => {
     const cells = tasks.map((c) => {
       const v = r.eval?.results[c.task]?.[`${c.metric},none`];
@@ -82,7 +102,8 @@ export function compareTable(report: CompareReport): string {
       const accs = accTasks.map((t) => r.eval?.results[t]?.['acc,none']);
       cells.push(accs.every((a) => typeof a === 'number') ? fmtAcc((accs as number[]).reduce((a, b) => a + b, 0) / accs.length) : '–');
     }
-    return [r.label, ...cells, ...pplSets.map((s) => fmtPpl(r.ppl[s]?.ppl))];
+    const e = energy ? (r.energy ? [joules(r.energy.compute_pJ_per_token), joules(r.energy.total_pJ_per_token)] : ['–', '–']) : [];
+    return [r.label, ...cells, ...pplSets.map((s) => fmtPpl(r.ppl[s]?.ppl)), ...e];
   });
   return markdownTable(header, rows, header.map((_, i) => (i === 0 ? 'left' : 'right')));
 }
@@ -137,6 +158,9 @@ export function registerCompare(program: Command): void {
     .option('--resume', 'reuse what --output-dir already holds and continue interrupted runs')
     .option('--calib-data <file>', 'calibration text for methods that calibrate γ')
     .option('--calib-tokens <n>', 'calibration tokens', intArg(2), 2048)
+    .option('--energy-tokens <n>', 'tokens to run with operation counting for energy per token (0: no energy columns)', intArg(0), 2048)
+    .option('--energy-data <name|file>', 'text for the energy measurement (default: the first --ppl set, else wikitext2)')
+    .option('--energy-table <file>', 'pJ per operation as JSON (default: horowitz45nm)')
     .option('--json', 'print the comparison as JSON');
   addModelOptions(cmd).action((files: string[], f: CompareFlags) => {
     let rows: CompareRow[];
@@ -153,6 +177,12 @@ export function registerCompare(program: Command): void {
       const tasks = f.tasks ? loadTasks(f.tasks, f.dataDir) : [];
       const pplSets = (f.ppl ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((name) => ({ name, file: resolveTextData(name, f.textDir) }));
       const texts = new Map<string, string>();
+      const text = (file: string) => {
+        if (!texts.has(file)) texts.set(file, readText(file));
+        return texts.get(file)!;
+      };
+      const energyTable: EnergyTable = f.energyTable ? loadEnergyTable(f.energyTable) : HOROWITZ_45NM;
+      const energyFile = f.energyTokens > 0 ? resolveTextData(f.energyData ?? pplSets[0]?.name ?? 'wikitext2', f.textDir) : null;
       const labels = uniqueLabels(methods);
       rows = methods.map((method, i) => {
         const label = labels[i];
@@ -161,7 +191,7 @@ export function registerCompare(program: Command): void {
         const row: CompareRow = { label, method, description: '', eval: null, ppl: {} };
         if (tasks.length) {
           const output = f.outputDir ? nodePath.join(f.outputDir, `${label}.json`) : undefined;
-          const { bar, onProgress } = taskProgress(!f.quiet && Boolean(process.stderr.isTTY));
+          const { bar, onProgress } = taskProgress(!f.quiet && Boolean(process.stderr.isTTY), tasks.map((t) => t.spec.name));
           const { output: out, stats } = runEval({ model, modelPath: f.model, method: cfg, tasks, limit: f.limit ?? null, output, resume: f.resume, onProgress });
           bar.done();
           row.eval = out;
@@ -177,8 +207,7 @@ export function registerCompare(program: Command): void {
               continue;
             }
           }
-          if (!texts.has(s.file)) texts.set(s.file, readText(s.file));
-          const ids = protocolTokens(model, texts.get(s.file)!, 'gptq');
+          const ids = protocolTokens(model, text(s.file), 'gptq');
           const bar = new ProgressBar(!f.quiet && Boolean(process.stderr.isTTY));
           const t0 = performance.now();
           const res = perplexity(model, ids, { protocol: 'gptq', ctx: f.pplCtx, limit: f.pplLimit, onWindow: (d, t) => bar.update(`${s.name} ppl`, d, t, 'windows') });
@@ -188,6 +217,14 @@ export function registerCompare(program: Command): void {
           row.ppl[s.name] = entry;
           if (saved) writeAtomic(saved, JSON.stringify(entry, null, 2) + '\n');
         }
+        if (energyFile) {
+          const ids = model.tokenizer.encode(text(energyFile), { add_special_tokens: false }).slice(0, f.energyTokens);
+          const bar = new ProgressBar(!f.quiet && Boolean(process.stderr.isTTY));
+          const m = measure(model, cfg, ids, Math.min(f.pplCtx, model.config.max_position_embeddings), (d, t) => bar.update(`energy ${label}`, d, t, 'windows'));
+          bar.done();
+          const e = perToken(m, energyTable, 'fp16').energy;
+          row.energy = { table: energyTable.name, data: energyFile, tokens: m.tokens, compute_pJ_per_token: e.compute, total_pJ_per_token: e.total };
+        }
         if (!row.description) row.description = describeMethod(cfg);
         return row;
       });
@@ -195,7 +232,7 @@ export function registerCompare(program: Command): void {
     const report: CompareReport = { model: files.length ? String(rows[0]?.eval?.config.model ?? '') : f.model, rows, agreement: agreementOf(rows) };
     const summary = {
       model: report.model,
-      methods: rows.map((r) => ({ label: r.label, method: r.method, description: r.description, results: r.eval?.results ?? {}, ppl: r.ppl })),
+      methods: rows.map((r) => ({ label: r.label, method: r.method, description: r.description, results: r.eval?.results ?? {}, ppl: r.ppl, energy: r.energy ?? null })),
       agreement: report.agreement,
     };
     if (f.outputDir && !files.length) writeAtomic(nodePath.join(f.outputDir, 'compare.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -203,8 +240,10 @@ export function registerCompare(program: Command): void {
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       return;
     }
-    process.stdout.write(`model ${report.model}; tasks: acc/acc_norm (lm-eval zero-shot), ppl: gptq protocol, ctx ${f.pplCtx}\n`);
-    for (const r of rows) process.stdout.write(`  ${r.label}: ${r.description}\n`);
+    process.stdout.write(`model ${report.model}; tasks: lm-eval zero-shot${rows.some((r) => Object.keys(r.ppl).length) ? `; ppl: gptq protocol, ctx ${f.pplCtx}` : ''}\n`);
+    const e = rows.find((r) => r.energy)?.energy;
+    if (e) process.stdout.write(`energy per token: operation counts over ${e.tokens} tokens of ${e.data}, priced by the ${e.table} table, floats as fp16\n`);
+    for (const r of rows) process.stdout.write(`  ${r.description}\n`);
     process.stdout.write('\n' + compareTable(report));
     const agree = agreementTable(report);
     if (agree) process.stdout.write(`\nItem-by-item vs ${rows[0].label} (acc): prediction agreement (items only ${rows[0].label} gets right / only this method gets right, exact McNemar p)\n${agree}`);

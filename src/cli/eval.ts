@@ -34,7 +34,7 @@ export function loadTasks(list: string, dataDir: string): TaskData[] {
 }
 
 /** A bar per task with items/s and ETA (rate of this session's items only), redrawn at most 10×/s. */
-export function taskProgress(enabled: boolean): { bar: ProgressBar; onProgress: (task: string, done: number, total: number, resumed: number) => void } {
+export function taskProgress(enabled: boolean, tasks: string[]): { bar: ProgressBar; onProgress: (task: string, done: number, total: number, resumed: number) => void } {
   const bar = new ProgressBar(enabled);
   let last = 0;
   return {
@@ -43,7 +43,7 @@ export function taskProgress(enabled: boolean): { bar: ProgressBar; onProgress: 
       const now = performance.now();
       if (done === total || done === 1 || now - last > 100) {
         last = now;
-        bar.update(task, done, total, 'items', resumed);
+        bar.update(`${task} (${tasks.indexOf(task) + 1}/${tasks.length})`, done, total, 'items', resumed);
       }
     },
   };
@@ -80,7 +80,7 @@ export function registerEval(program: Command): void {
     if (f.resume && !output) fail('--resume needs --output_path (the results file to continue)');
     const tasks = loadTasks(f.tasks, f.dataDir);
     const { model, method } = loadMethodModel(f.model, methodLoadOptions(f));
-    const { bar, onProgress } = taskProgress(!f.quiet && Boolean(process.stderr.isTTY));
+    const { bar, onProgress } = taskProgress(!f.quiet && Boolean(process.stderr.isTTY), tasks.map((t) => t.spec.name));
     const { output: out, stats } = runEval({ model, modelPath: f.model, method, tasks, limit: f.limit ?? null, shard, output, resume: f.resume, onProgress });
     bar.done();
     if (f.json) {

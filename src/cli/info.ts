@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openCheckpoint } from '../model/load.js';
 import { parameterCount } from '../model/config.js';
 import { DEFAULT_MODEL } from '../paths.js';
+import { backendName, cpuFeatures, getThreads, nativeLoadError } from '../kernels/registry.js';
 
 export function registerInfo(program: Command): void {
   program
@@ -29,6 +30,7 @@ export function registerInfo(program: Command): void {
         dtypes,
         tokenizer: { kind: ck.tokenizer.kind, vocab_size: ck.tokenizer.vocabSize, bos_token_id: ck.tokenizer.bosTokenId, eos_token_ids: ck.tokenizer.eosTokenIds },
         config: ck.config,
+        kernels: kernelsInfo(),
       };
       if (f.json) {
         process.stdout.write(JSON.stringify(info, null, 2) + '\n');
@@ -51,7 +53,15 @@ export function registerInfo(program: Command): void {
         ['tied embeddings', c.tie_word_embeddings],
         ['attention bias', c.attention_bias],
         ['tokenizer', `${info.tokenizer.kind}, vocab ${info.tokenizer.vocab_size}, bos ${info.tokenizer.bos_token_id}, eos ${info.tokenizer.eos_token_ids.join(',')}`],
+        ['kernels', info.kernels.backend === 'native' ? `native (${info.kernels.cpu}, ${info.kernels.threads} threads)` : `ts (native not loaded: ${info.kernels.nativeError ?? 'disabled'})`],
       ];
       for (const [k, v] of lines) process.stdout.write(`${String(k).padEnd(28)} ${v}\n`);
     });
+}
+
+export function kernelsInfo() {
+  const backend = backendName();
+  return backend === 'native'
+    ? { backend, cpu: cpuFeatures(), threads: getThreads(), nativeError: null }
+    : { backend, cpu: null, threads: 1, nativeError: nativeLoadError() };
 }

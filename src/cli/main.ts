@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SdllmError } from '../errors.js';
+import { nativeAvailable, nativeLoadError } from '../kernels/registry.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';
@@ -37,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
   registerCompare(program);
   registerEnergy(program);
   registerReport(program);
+  const why = nativeLoadError();
+  if (!nativeAvailable() && why && !/disabled/.test(why)) process.stderr.write(`sdllm: native kernels unavailable (${why}); using the TypeScript kernels\n`);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

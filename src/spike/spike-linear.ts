@@ -43,7 +43,11 @@ export class SpikeLinear implements Linear {
   capture: ((x: Float32Array, rows: number) => void) | null = null;
   /** Σ_g dw[o,g] Σ_{i∈g} Wq[o,i]: the binary coding's correction per unit of min(x). */
   private readonly rowSums: Float64Array | null;
+  /** Per call: counts [rows, n], and per row θ (or θ_b), the binary shift min(x), and T. */
   private counts = new Int32Array(0);
+  private scales = new Float64Array(0);
+  private shifts = new Float64Array(0);
+  private steps = new Int32Array(0);
   private trains = new Int8Array(0);
   private readonly acc: Int32Array;
   private readonly sum: Float64Array;
@@ -82,30 +86,69 @@ export class SpikeLinear implements Linear {
 
   forward(x: Float32Array, y: Float32Array, rows: number): void {
     const n = this.inFeatures, m = this.outFeatures;
-    if (this.counts.length < n) this.counts = new Int32Array(n);
+    if (this.counts.length < rows * n) this.counts = new Int32Array(rows * n);
+    if (this.scales.length < rows) {
+      this.scales = new Float64Array(rows);
+      this.shifts = new Float64Array(rows);
+      this.steps = new Int32Array(rows);
+    }
     const k = kernels();
     this.capture?.(x, rows);
-    for (let r = 0; r < rows; r++) {
-      const xo = r * n;
-      const { scale, shift, T } = this.encode(x, xo);
-      if (this.execution === 'events' && this.coding.kind !== 'int') {
-        this.fillTrains(x, xo, scale, T);
-        k.spikeLinearEvents(this.weights, this.trains, T, scale, y, r * m, this.acc, this.sum);
-      } else {
-        k.spikeLinearCounts(this.weights, this.counts, 0, scale, y, r * m, this.acc, this.sum);
+    // Step 1 for every token first, then one batched accumulation (weights reused across rows).
+    for (let r = 0; r < rows; r++) this.encode(x, r);
+    if (this.execution === 'events' && this.coding.kind !== 'int') {
+      for (let r = 0; r < rows; r++) {
+        this.fillTrains(x, r * n, this.scales[r], this.steps[r]);
+        k.spikeLinearEvents(this.weights, this.trains, this.steps[r], this.scales[r], y, r * m, this.acc, this.sum);
       }
+    } else {
+      k.spikeLinearCountsRows(this.weights, this.counts, rows, this.scales, y);
+    }
+    for (let r = 0; r < rows; r++) {
+      const shift = this.shifts[r];
       if (this.rowSums && shift !== 0) for (let o = 0; o < m; o++) y[r * m + o] += shift * this.rowSums[o];
-      this.stats?.add(this.counts, 0, n, T);
-      this.eventSink?.(this.name, this.counts, n);
-      if (this.ops) this.count(this.ops);
+      const row = this.counts.subarray(r * n, r * n + n);
+      this.stats?.add(row, 0, n, this.steps[r]);
+      this.eventSink?.(this.name, row, n);
+      if (this.ops) this.count(this.ops, row);
     }
     addBias(y, this.bias, rows, m);
     if (this.ops && this.bias) this.ops.fp_add += rows * m;
   }
 
+  /** Step 1 of γ-SQP for token r: its counts into this.counts, θ, the binary shift and T into the row arrays. */
+  private encode(x: Float32Array, r: number): void {
+    const n = this.inFeatures, c = this.coding, counts = this.counts, xo = r * n, co = r * n;
+    if (c.kind === 'binary') {
+      const { thetaB, min } = binaryCounts(x, xo, n, c.L, counts, co);
+      this.scales[r] = thetaB;
+      this.shifts[r] = min;
+      this.steps[r] = 2 * c.L;
+      return;
+    }
+    const L = this.maxCount;
+    const theta = c.kind === 'int' ? Math.fround(maxAbs(x, xo, n) / L) : threshold(x, xo, n, this.rule, L, this.select);
+    spikeCounts(x, xo, n, theta, L, counts, co);
+    let T = L;
+    if (!Number.isFinite(L)) {
+      T = 0; // unclipped counts: this token needs as many steps as its largest count
+      for (let i = co; i < co + n; i++) T = Math.max(T, Math.abs(counts[i]));
+    }
+    this.scales[r] = theta;
+    this.shifts[r] = 0;
+    this.steps[r] = T;
+  }
+
+  private fillTrains(x: Float32Array, xo: number, theta: number, T: number): void {
+    const n = this.inFeatures, c = this.coding;
+    if (this.trains.length < T * n) this.trains = new Int8Array(T * n);
+    if (c.kind === 'binary') encodeBinaryTrains(x, xo, n, c.L, this.trains);
+    else encodeTernaryTrains(x, xo, n, theta, this.maxCount, T, this.trains);
+  }
+
   /** Operations of the token just computed (its counts are in this.counts). */
-  private count(ops: OpCounts): void {
-    const n = this.inFeatures, m = this.outFeatures, c = this.coding, counts = this.counts, qw = this.qw;
+  private count(ops: OpCounts, counts: Int32Array): void {
+    const n = this.inFeatures, m = this.outFeatures, c = this.coding, qw = this.qw;
     let events = 0, nonzero = 0;
     for (let i = 0; i < n; i++) {
       const a = Math.abs(counts[i]);
@@ -134,31 +177,6 @@ export class SpikeLinear implements Linear {
       ops.fp_add += n + m;
       ops.fp_mult += m;
     }
-  }
-
-  /** Step 1 of γ-SQP for one token: counts into this.counts; returns θ, the binary shift and T. */
-  private encode(x: Float32Array, xo: number): { scale: number; shift: number; T: number } {
-    const n = this.inFeatures, c = this.coding, counts = this.counts;
-    if (c.kind === 'binary') {
-      const { thetaB, min } = binaryCounts(x, xo, n, c.L, counts, 0);
-      return { scale: thetaB, shift: min, T: 2 * c.L };
-    }
-    const L = this.maxCount;
-    const theta = c.kind === 'int' ? Math.fround(maxAbs(x, xo, n) / L) : threshold(x, xo, n, this.rule, L, this.select);
-    spikeCounts(x, xo, n, theta, L, counts, 0);
-    let T = L;
-    if (!Number.isFinite(L)) {
-      T = 0; // unclipped counts: this token needs as many steps as its largest count
-      for (let i = 0; i < n; i++) T = Math.max(T, Math.abs(counts[i]));
-    }
-    return { scale: theta, shift: 0, T };
-  }
-
-  private fillTrains(x: Float32Array, xo: number, theta: number, T: number): void {
-    const n = this.inFeatures, c = this.coding;
-    if (this.trains.length < T * n) this.trains = new Int8Array(T * n);
-    if (c.kind === 'binary') encodeBinaryTrains(x, xo, n, c.L, this.trains);
-    else encodeTernaryTrains(x, xo, n, theta, this.maxCount, T, this.trains);
   }
 }
 
