@@ -19,7 +19,7 @@
  */
 import os from 'node:os';
 import fs from 'node:fs';
-import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights } from '../src/kernels/registry.js';
+import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights } from '../src/kernels/node.js';
 
 interface Args {
   rows: number;

@@ -23,4 +23,4 @@ export { SpikingAttention } from './spike/attention.js';
 export { SpikeStats, type SpikeSummary } from './spike/stats.js';
 export { writeSdllmFile, readSdllmFile, isSdllmFile } from './formats/sdllm-file.js';
 export { perplexity, protocolTokens, type PerplexityResult, type PerplexityProtocol } from './eval/perplexity.js';
-export { setBackend, backendName, registeredBackends } from './kernels/registry.js';
+export { setBackend, backendName, registeredBackends } from './kernels/node.js';

@@ -18,7 +18,7 @@ import {
   nativeLoadError,
   type KernelSet,
   type SpikeLinearWeights,
-} from '../src/kernels/registry.js';
+} from '../src/kernels/node.js';
 import { loadModel } from '../src/model/load.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import { MODELS, needsShared } from './helpers.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openCheckpoint } from '../model/load.js';
 import { parameterCount } from '../model/config.js';
 import { DEFAULT_MODEL } from '../paths.js';
-import { backendName, cpuFeatures, getThreads, nativeLoadError } from '../kernels/registry.js';
+import { backendName, cpuFeatures, getThreads, nativeLoadError } from '../kernels/node.js';
 
 export function registerInfo(program: Command): void {
   program

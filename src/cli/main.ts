@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SdllmError } from '../errors.js';
-import { nativeAvailable, nativeLoadError } from '../kernels/registry.js';
+import { nativeAvailable, nativeLoadError } from '../kernels/node.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerConvert } from './convert.js';

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { METHOD_NAMES, type MethodOverrides, type OnlineRotationSite } from '../sdllm/method.js';
 import type { MethodLoadOptions } from '../sdllm/load.js';
-import { setBackend, registeredBackends, setThreads, type BackendName } from '../kernels/registry.js';
+import { setBackend, registeredBackends, setThreads, type BackendName } from '../kernels/node.js';
 import { fail } from '../errors.js';
 import { floatArg, intArg } from './options.js';
 import { ProgressBar } from './progress.js';

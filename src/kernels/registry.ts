@@ -3,14 +3,12 @@
  * plain reference every other backend is tested against (test/kernels-conformance.test.ts).
  * Model code calls kernels only through `kernels()`, so switching backend is one call.
  *
- * Backends: `ts` (always) and `native` (the N-API addon built from native/ at install, see
- * src/kernels/native.ts; registered only when it loaded). The default is `native` when it is
- * available, else `ts`; the environment variable SDLLM_BACKEND=ts|native overrides the default.
+ * Backends: `ts` (always; pure TypeScript, so this module also runs in the browser) and `native`
+ * (the N-API addon built from native/ at install), which src/kernels/node.ts registers in Node.
  */
 import { matmulF32 } from './ts/matmul.js';
 import { spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows } from './ts/spike-linear.js';
 import { intMatmul } from './ts/int-matmul.js';
-import { loadNativeKernels, nativeLoadError } from './native.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 
@@ -57,20 +55,3 @@ export function backendName(): BackendName {
 export function kernels(): KernelSet {
   return active;
 }
-
-// Register the native backend if its addon was built and loads, and make it the default
-// (SDLLM_BACKEND=ts|native overrides; asking for native when it is absent warns and keeps ts).
-const nativeSet = loadNativeKernels();
-if (nativeSet) registerBackend('native', nativeSet);
-{
-  const want = process.env.SDLLM_BACKEND;
-  if (want === 'native' && !nativeSet) {
-    process.emitWarning(`SDLLM_BACKEND=native but the native kernels are not available: ${nativeLoadError()}`);
-  } else if (want === 'ts' || want === 'native') {
-    setBackend(want);
-  } else if (nativeSet) {
-    setBackend('native');
-  }
-}
-
-export { nativeLoadError, nativeAvailable, setThreads, getThreads, cpuFeatures, NATIVE_ADDON_PATH } from './native.js';

@@ -2,6 +2,7 @@
  * loadModel(path): finds out what a path holds (Hugging Face folder, llama2.c checkpoint) and
  * loads it as a float model. Every file is validated; problems are SdllmErrors naming the file.
  */
+import '../kernels/node.js'; // loading from disk happens in Node: use the native kernels there
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { fail } from '../errors.js';

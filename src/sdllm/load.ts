@@ -2,6 +2,7 @@
  * One call from a path and a method to a runnable model: a float checkpoint is prepared
  * (rotated, quantized) and, for γ-SQP methods, calibrated; a converted SDLLM file is loaded as is.
  */
+import '../kernels/node.js'; // loading from disk happens in Node: use the native kernels there
 import fs from 'node:fs';
 import type { LlamaModel } from '../model/llama.js';
 import { openCheckpoint, loadFloatWeights, type LoadOptions } from '../model/load.js';
