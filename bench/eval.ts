@@ -18,7 +18,7 @@ import nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
 import type { LlamaModel } from '../src/model/llama.js';
-import { backendName, getThreads } from '../src/kernels/registry.js';
+import { backendName, getThreads } from '../src/kernels/node.js';
 import { KNOWN_TASKS, loadTask, resolveTask, type TaskData } from '../src/eval/tasks.js';
 import { Scorer, lseArgmax } from '../src/eval/scoring.js';
 

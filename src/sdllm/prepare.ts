@@ -94,7 +94,9 @@ export function assembleModel(p: PreparedModel): LlamaModel {
   const onlineO = m.onlineRotation.includes('o_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(m.rotationSeed, 'o_proj')) : null;
   const linear = (pl: PreparedLinear): Linear => {
     if (!pl.qw) return new DenseLinear(pl.weight!, pl.outFeatures, pl.inFeatures, pl.bias);
-    if (m.activations.kind === 'float') return new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias);
+    // w4a16: computed in float, but the weights read per token are the packed 4-bit ones and their scales.
+    if (m.activations.kind === 'float')
+      return new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias, pl.qw.packed.byteLength + pl.qw.scales.byteLength);
     const sl = new SpikeLinear(pl.name, pl.qw, pl.bias, m.activations, m.execution);
     const rule = p.rules[pl.name];
     if (rule) sl.rule = rule;
