@@ -16,9 +16,10 @@
         "native/pool.c",
         "native/matmul_f32.c",
         "native/spike.c",
-        "native/int_matmul.c"
+        "native/int_matmul.c",
+        "native/attention.c"
       ],
-      "cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-pthread"],
+      "cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fopenmp-simd", "-pthread"],
       "cflags!": ["-O2", "-ffast-math"],
       "ldflags": ["-pthread"],
       "conditions": [

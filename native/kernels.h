@@ -25,4 +25,8 @@ int k_spike_events(const spike_weights *w, const int8_t *trains, int T, double s
 int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
                  const double *scales, float *y);
 
+/* Float attention: q/out [rows, heads*hd], K/V [positions, kvHeads*hd]; window <= 0: none. Returns 0, or -1 when out of memory. */
+int k_attention_f32(const float *q, const float *K, const float *V, float *out, int rows, int start, int heads,
+                    int kvHeads, int hd, int window);
+
 #endif

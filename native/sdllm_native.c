@@ -215,6 +215,35 @@ static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* attentionF32(q, K, V, out, rows, start, heads, kvHeads, headDim, window, scores): scores (scratch) unused. */
+static napi_value js_attention_f32(napi_env env, napi_callback_info info) {
+  static const char *fn = "attentionF32";
+  napi_value a[11];
+  if (!args(env, info, 11, a, fn)) return NULL;
+  int64_t rows, start, heads, kvHeads, hd, window;
+  if (!get_int(env, fn, "rows", a[4], 0, INT_MAX32, &rows) || !get_int(env, fn, "start", a[5], 0, INT_MAX32, &start) ||
+      !get_int(env, fn, "heads", a[6], 1, INT_MAX32, &heads) || !get_int(env, fn, "kvHeads", a[7], 1, INT_MAX32, &kvHeads) ||
+      !get_int(env, fn, "headDim", a[8], 1, INT_MAX32, &hd) || !get_int(env, fn, "window", a[9], -1, INT_MAX32, &window))
+    return NULL;
+  if (heads % kvHeads != 0) {
+    throw_range(env, fn, "heads must be a multiple of kvHeads");
+    return NULL;
+  }
+  void *q, *K, *V, *out;
+  const size_t positions = (size_t)(start + rows);
+  if (!get_ta(env, fn, "q", a[0], napi_float32_array, (size_t)(rows * heads * hd), &q, NULL) ||
+      !get_ta(env, fn, "K", a[1], napi_float32_array, positions * (size_t)(kvHeads * hd), &K, NULL) ||
+      !get_ta(env, fn, "V", a[2], napi_float32_array, positions * (size_t)(kvHeads * hd), &V, NULL) ||
+      !get_ta(env, fn, "out", a[3], napi_float32_array, (size_t)(rows * heads * hd), &out, NULL))
+    return NULL;
+  if (k_attention_f32((const float *)q, (const float *)K, (const float *)V, (float *)out, (int)rows, (int)start, (int)heads,
+                      (int)kvHeads, (int)hd, (int)window) != 0) {
+    napi_throw_error(env, NULL, "attentionF32: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
 /* spikeLinearCounts(w, c, cOff, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
 static napi_value js_spike_counts(napi_env env, napi_callback_info info) {
   static const char *fn = "spikeLinearCounts";
@@ -383,6 +412,7 @@ NAPI_MODULE_INIT() {
       {"spikeLinearEvents", js_spike_events},
       {"spikeLinearCountsRows", js_spike_counts_rows},
       {"intMatmul", js_int_matmul},
+      {"attentionF32", js_attention_f32},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},
       {"cpuFeatures", js_cpu_features},

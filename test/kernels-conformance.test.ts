@@ -333,6 +333,7 @@ describe('kernel conformance', () => {
       checkBigBatch(name, k);
     });
     test(`${name}: matmulF32 within tolerance`, () => checkMatmul(name, k));
+    test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
   }
 
   test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {
@@ -441,4 +442,42 @@ function rtn4(weight: Float32Array, m: number, n: number, G: number): IntWeights
       for (let i = g * G; i < Math.min(n, (g + 1) * G); i++) W[o * n + i] = Math.max(-8, Math.min(7, Math.round(weight[o * n + i] / s)));
     }
   return bothLayouts(W, dw, m, n, G);
+}
+
+/** Attention against a float64 loop written here: prefill (start 0) and a continuation (start > 0), with and without a window. */
+function checkAttention(name: string, k: KernelSet): void {
+  for (const [rows, start, heads, kvHeads, hd, window] of [[37, 0, 4, 2, 16, 0], [5, 60, 8, 4, 64, 0], [40, 9, 4, 1, 32, 16], [1, 200, 8, 8, 64, 0]] as const) {
+    const positions = start + rows;
+    const q = randomFloats(rows * heads * hd, rows + hd, 1);
+    const K = randomFloats(positions * kvHeads * hd, start + 7, 1);
+    const V = randomFloats(positions * kvHeads * hd, start + 11, 1);
+    const out = new Float32Array(rows * heads * hd);
+    k.attentionF32(q, K, V, out, rows, start, heads, kvHeads, hd, window, new Float32Array(positions));
+    const qd = heads * hd, kvd = kvHeads * hd;
+    for (let r = 0; r < rows; r++) {
+      const pos = start + r, first = window > 0 ? Math.max(0, pos - window + 1) : 0;
+      for (let h = 0; h < heads; h++) {
+        const kh = Math.floor(h / (heads / kvHeads));
+        const s: number[] = [];
+        for (let j = first; j <= pos; j++) {
+          let d = 0;
+          for (let i = 0; i < hd; i++) d += q[r * qd + h * hd + i] * K[j * kvd + kh * hd + i];
+          s.push(d / Math.sqrt(hd));
+        }
+        const mx = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - mx));
+        const tot = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < hd; i++) {
+          let ref = 0, mag = 0;
+          for (let j = first; j <= pos; j++) {
+            const term = (e[j - first] / tot) * V[j * kvd + kh * hd + i];
+            ref += term;
+            mag += Math.abs(term);
+          }
+          const got = out[r * qd + h * hd + i];
+          assert.ok(Math.abs(got - ref) <= 1e-5 * (mag + 1e-6), `${name} attention rows=${rows} start=${start} h=${h} i=${i}: ${got} vs ${ref}`);
+        }
+      }
+    }
+  }
 }

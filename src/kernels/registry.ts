@@ -9,6 +9,7 @@
 import { matmulF32 } from './ts/matmul.js';
 import { spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows } from './ts/spike-linear.js';
 import { intMatmul } from './ts/int-matmul.js';
+import { attentionF32 } from './ts/attention.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 
@@ -18,12 +19,13 @@ export interface KernelSet {
   spikeLinearEvents: typeof spikeLinearEvents;
   spikeLinearCountsRows: typeof spikeLinearCountsRows;
   intMatmul: typeof intMatmul;
+  attentionF32: typeof attentionF32;
 }
 
 export type BackendName = 'ts' | 'native';
 
 const backends = new Map<BackendName, KernelSet>([
-  ['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul }],
+  ['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32 }],
 ]);
 let active: KernelSet = backends.get('ts')!;
 let activeName: BackendName = 'ts';

@@ -13,6 +13,7 @@ export interface AttentionShape {
 }
 
 import type { OpCounts } from '../energy/ops.js';
+import { kernels } from '../kernels/registry.js';
 
 export interface AttentionCore {
   /**
@@ -28,46 +29,18 @@ export function firstPosition(pos: number, window: number | null): number {
 
 export const floatAttention: AttentionCore = {
   run(q, out, rows, start, K, V, scores, s, ops) {
-    const hd = s.headDim, qd = s.heads * hd, kvd = s.kvHeads * hd, group = s.heads / s.kvHeads;
-    const scale = 1 / Math.sqrt(hd);
-    out.fill(0, 0, rows * qd);
+    kernels().attentionF32(q, K, V, out, rows, start, s.heads, s.kvHeads, s.headDim, s.window ?? 0, scores);
+    if (!ops) return;
+    const hd = s.headDim;
+    ops.rows += rows;
     for (let r = 0; r < rows; r++) {
       const pos = start + r;
-      const first = firstPosition(pos, s.window);
-      for (let h = 0; h < s.heads; h++) {
-        const qo = r * qd + h * hd;
-        const ko = Math.floor(h / group) * hd;
-        let max = -Infinity;
-        for (let j = first; j <= pos; j++) {
-          const kj = j * kvd + ko;
-          let dot = 0;
-          for (let i = 0; i < hd; i++) dot += q[qo + i] * K[kj + i];
-          const sc = dot * scale;
-          scores[j] = sc;
-          if (sc > max) max = sc;
-        }
-        let sum = 0;
-        for (let j = first; j <= pos; j++) {
-          const e = Math.exp(scores[j] - max);
-          scores[j] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        for (let j = first; j <= pos; j++) {
-          const p = scores[j] * inv;
-          const vj = j * kvd + ko;
-          for (let i = 0; i < hd; i++) out[qo + i] += p * V[vj + i];
-        }
-        if (ops) {
-          const keys = pos - first + 1;
-          ops.mac_float += 2 * keys * hd; // q·k and p·v
-          ops.fp_mult += 2 * keys; // score scale, probability normalisation
-          ops.fp_add += 2 * keys; // max-subtract, sum
-          ops.fp_special += keys + 1; // exp per key, one division
-          ops.act_bytes += 2 * keys * hd * 4; // K and V rows read
-        }
-      }
+      const keys = (pos - firstPosition(pos, s.window) + 1) * s.heads;
+      ops.mac_float += 2 * keys * hd; // q·k and p·v
+      ops.fp_mult += 2 * keys; // score scale, probability normalisation
+      ops.fp_add += 2 * keys; // max-subtract, sum
+      ops.fp_special += keys + s.heads; // exp per key, one division per head
+      ops.act_bytes += 2 * keys * hd * 4; // K and V rows read
     }
-    if (ops) ops.rows += rows;
   },
 };
