@@ -17,7 +17,8 @@
         "native/matmul_f32.c",
         "native/spike.c",
         "native/int_matmul.c",
-        "native/attention.c"
+        "native/attention.c",
+        "native/spiking_attention.c"
       ],
       "cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fopenmp-simd", "-pthread"],
       "cflags!": ["-O2", "-ffast-math"],

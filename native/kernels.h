@@ -29,4 +29,10 @@ int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, i
 int k_attention_f32(const float *q, const float *K, const float *V, float *out, int rows, int start, int heads,
                     int kvHeads, int hd, int window);
 
+/* Spiking attention's integer core: cq [rows*heads, hd], thetaQ [rows*heads], kq/vq [positions, kvHeads*hd],
+   dk/dv [positions, kvHeads]; hist [levels + 1] accumulates probability counts. Returns 0, or -1 when out of memory. */
+int k_spiking_attention(const int32_t *cq, const float *thetaQ, const int8_t *kq, const float *dk, const int8_t *vq,
+                        const float *dv, float *out, int rows, int start, int heads, int kvHeads, int hd, int window,
+                        int levels, double *hist);
+
 #endif

@@ -244,6 +244,41 @@ static napi_value js_attention_f32(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* spikingAttentionCore(cq, thetaQ, kq, dk, vq, dv, out, rows, start, heads, kvHeads, hd, window, levels, hist) */
+static napi_value js_spiking_attention(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikingAttentionCore";
+  napi_value a[15];
+  if (!args(env, info, 15, a, fn)) return NULL;
+  int64_t rows, start, heads, kvHeads, hd, window, levels;
+  if (!get_int(env, fn, "rows", a[7], 0, INT_MAX32, &rows) || !get_int(env, fn, "start", a[8], 0, INT_MAX32, &start) ||
+      !get_int(env, fn, "heads", a[9], 1, INT_MAX32, &heads) || !get_int(env, fn, "kvHeads", a[10], 1, INT_MAX32, &kvHeads) ||
+      !get_int(env, fn, "hd", a[11], 1, INT_MAX32, &hd) || !get_int(env, fn, "window", a[12], -1, INT_MAX32, &window) ||
+      !get_int(env, fn, "levels", a[13], 1, 1 << 20, &levels))
+    return NULL;
+  if (heads % kvHeads != 0) {
+    throw_range(env, fn, "heads must be a multiple of kvHeads");
+    return NULL;
+  }
+  const size_t positions = (size_t)(start + rows), pairs = (size_t)(rows * heads);
+  void *cq, *tq, *kq, *dk, *vq, *dv, *out, *hist;
+  if (!get_ta(env, fn, "cq", a[0], napi_int32_array, pairs * (size_t)hd, &cq, NULL) ||
+      !get_ta(env, fn, "thetaQ", a[1], napi_float32_array, pairs, &tq, NULL) ||
+      !get_ta(env, fn, "kq", a[2], napi_int8_array, positions * (size_t)(kvHeads * hd), &kq, NULL) ||
+      !get_ta(env, fn, "dk", a[3], napi_float32_array, positions * (size_t)kvHeads, &dk, NULL) ||
+      !get_ta(env, fn, "vq", a[4], napi_int8_array, positions * (size_t)(kvHeads * hd), &vq, NULL) ||
+      !get_ta(env, fn, "dv", a[5], napi_float32_array, positions * (size_t)kvHeads, &dv, NULL) ||
+      !get_ta(env, fn, "out", a[6], napi_float32_array, pairs * (size_t)hd, &out, NULL) ||
+      !get_ta(env, fn, "hist", a[14], napi_float64_array, (size_t)levels + 1, &hist, NULL))
+    return NULL;
+  if (k_spiking_attention((const int32_t *)cq, (const float *)tq, (const int8_t *)kq, (const float *)dk, (const int8_t *)vq,
+                          (const float *)dv, (float *)out, (int)rows, (int)start, (int)heads, (int)kvHeads, (int)hd,
+                          (int)window, (int)levels, (double *)hist) != 0) {
+    napi_throw_error(env, NULL, "spikingAttentionCore: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
 /* spikeLinearCounts(w, c, cOff, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
 static napi_value js_spike_counts(napi_env env, napi_callback_info info) {
   static const char *fn = "spikeLinearCounts";
@@ -413,6 +448,7 @@ NAPI_MODULE_INIT() {
       {"spikeLinearCountsRows", js_spike_counts_rows},
       {"intMatmul", js_int_matmul},
       {"attentionF32", js_attention_f32},
+      {"spikingAttentionCore", js_spiking_attention},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},
       {"cpuFeatures", js_cpu_features},

@@ -334,6 +334,7 @@ describe('kernel conformance', () => {
     });
     test(`${name}: matmulF32 within tolerance`, () => checkMatmul(name, k));
     test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
+    test(`${name}: spikingAttentionCore agrees with ts`, () => checkSpikingAttention(name, k));
   }
 
   test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {
@@ -479,5 +480,29 @@ function checkAttention(name: string, k: KernelSet): void {
         }
       }
     }
+  }
+}
+
+/** Spiking attention's core on random integer inputs: outputs within float tolerance of ts, the same keys counted. */
+function checkSpikingAttention(name: string, k: KernelSet): void {
+  for (const [rows, start, heads, kvHeads, hd, window, levels] of [[33, 0, 4, 2, 16, 0, 15], [3, 70, 8, 4, 64, 0, 15], [20, 5, 4, 1, 32, 8, 7]] as const) {
+    const positions = start + rows, next = rng(rows * 31 + hd);
+    const ints = (len: number, lo: number, hi: number) => Array.from({ length: len }, () => lo + Math.floor(next() * (hi - lo + 1)));
+    const floats = (len: number, lo: number, hi: number) => Float32Array.from({ length: len }, () => lo + next() * (hi - lo));
+    const cq = Int32Array.from(ints(rows * heads * hd, -7, 7)), thetaQ = floats(rows * heads, 0.01, 0.1);
+    const kq = Int8Array.from(ints(positions * kvHeads * hd, -127, 127)), vq = Int8Array.from(ints(positions * kvHeads * hd, -127, 127));
+    const dk = floats(positions * kvHeads, 0.005, 0.02), dv = floats(positions * kvHeads, 0.005, 0.02);
+    const run = (kk: KernelSet) => {
+      const out = new Float32Array(rows * heads * hd), hist = new Float64Array(levels + 1);
+      kk.spikingAttentionCore(cq, thetaQ, kq, dk, vq, dv, out, rows, start, heads, kvHeads, hd, window, levels, hist);
+      return { out, hist };
+    };
+    const a = run(k), b = run(ts);
+    const scale = b.out.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (let i = 0; i < a.out.length; i++) assert.ok(Math.abs(a.out[i] - b.out[i]) <= 2e-3 * scale, `${name} spiking attention out[${i}] ${a.out[i]} vs ${b.out[i]}`);
+    assert.equal(a.hist.reduce((x, y) => x + y, 0), b.hist.reduce((x, y) => x + y, 0), 'keys counted');
+    let moved = 0;
+    for (let c = 0; c <= levels; c++) moved += Math.abs(a.hist[c] - b.hist[c]);
+    assert.ok(moved <= 0.002 * b.hist.reduce((x, y) => x + y, 0) + 2, `${name}: probability counts moved ${moved}`);
   }
 }

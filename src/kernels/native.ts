@@ -43,7 +43,7 @@ function load(): NativeAddon | null {
   try {
     const req = createRequire(import.meta.url);
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
-    for (const k of ['matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'setThreads', 'getThreads', 'cpuFeatures'] as const) {
+    for (const k of ['matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore', 'setThreads', 'getThreads', 'cpuFeatures'] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
     addon = mod as NativeAddon;
@@ -72,6 +72,7 @@ export function loadNativeKernels(): KernelSet | null {
     spikeLinearCountsRows: a.spikeLinearCountsRows,
     intMatmul: a.intMatmul,
     attentionF32: a.attentionF32,
+    spikingAttentionCore: a.spikingAttentionCore,
   };
 }
 

@@ -10,6 +10,7 @@ import { matmulF32 } from './ts/matmul.js';
 import { spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows } from './ts/spike-linear.js';
 import { intMatmul } from './ts/int-matmul.js';
 import { attentionF32 } from './ts/attention.js';
+import { spikingAttentionCore } from './ts/spiking-attention.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 
@@ -20,12 +21,13 @@ export interface KernelSet {
   spikeLinearCountsRows: typeof spikeLinearCountsRows;
   intMatmul: typeof intMatmul;
   attentionF32: typeof attentionF32;
+  spikingAttentionCore: typeof spikingAttentionCore;
 }
 
 export type BackendName = 'ts' | 'native';
 
 const backends = new Map<BackendName, KernelSet>([
-  ['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32 }],
+  ['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore }],
 ]);
 let active: KernelSet = backends.get('ts')!;
 let activeName: BackendName = 'ts';

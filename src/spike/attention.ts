@@ -6,11 +6,13 @@
  * w_j = p_j·dv_j (the probability times that value row's scale, one float multiply per key), as
  * unidirectional counts in [0, L_p]: out = θ_p·Σ_j c_j·Vq[j, :].
  * K and V are quantized from the float cache at each call (deterministic per position, so this
- * equals storing them quantized).
+ * equals storing them quantized). The integer core runs as a registered kernel
+ * (src/kernels/ts/spiking-attention.ts and its native twin).
  */
 import type { AttentionCore, AttentionShape } from '../model/attention.js';
 import { firstPosition } from '../model/attention.js';
 import { quantizeValue } from '../quant/rounding.js';
+import { kernels } from '../kernels/registry.js';
 import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
 import { spikeCounts } from './encode.js';
 import { SpikeStats } from './stats.js';
@@ -26,97 +28,67 @@ export class SpikingAttention implements AttentionCore {
   private dk = new Float32Array(0);
   private dv = new Float32Array(0);
   private cq = new Int32Array(0);
-  private cp = new Int32Array(0);
-  private w = new Float32Array(0);
+  private thetaQ = new Float32Array(0);
   private select = new Float32Array(0);
+  private readonly hist: Float64Array;
 
   constructor(
     readonly L: number,
     readonly rule: ThresholdRule,
     readonly levels: number,
-  ) {}
+  ) {
+    this.hist = new Float64Array(levels + 1);
+  }
 
   newStats(): { qk: SpikeStats; pv: SpikeStats } {
     return { qk: new SpikeStats(this.L), pv: new SpikeStats(this.levels) };
   }
 
-  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, scores: Float32Array, s: AttentionShape, ops: OpCounts | null): void {
-    const hd = s.headDim, qd = s.heads * hd, kvd = s.kvHeads * hd, group = s.heads / s.kvHeads;
+  run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, _scores: Float32Array, s: AttentionShape, ops: OpCounts | null): void {
+    const hd = s.headDim, heads = s.heads, kvd = s.kvHeads * hd;
     const end = start + rows;
     this.quantizeKV(K, V, end, s);
-    if (this.cq.length < hd) {
-      this.cq = new Int32Array(hd);
-      this.select = new Float32Array(hd);
+    if (this.cq.length < rows * heads * hd) {
+      this.cq = new Int32Array(rows * heads * hd);
+      this.thetaQ = new Float32Array(rows * heads);
     }
-    if (this.cp.length < end) {
-      this.cp = new Int32Array(end);
-      this.w = new Float32Array(end);
-    }
-    const { kq, vq, dk, dv, cq, cp, w } = this;
-    const scale = 1 / Math.sqrt(hd);
-    out.fill(0, 0, rows * qd);
+    if (this.select.length < hd) this.select = new Float32Array(hd);
+    const { cq, thetaQ, hist } = this;
+    // Step 1 for every query head: θ_q and the counts the integer scores are summed with.
+    let qAccumulations = 0;
     for (let r = 0; r < rows; r++) {
       const pos = start + r;
-      const first = firstPosition(pos, s.window);
-      for (let h = 0; h < s.heads; h++) {
-        const qo = r * qd + h * hd;
-        const kh = Math.floor(h / group);
-        const thetaQ = threshold(q, qo, hd, this.rule, this.L, this.select);
-        spikeCounts(q, qo, hd, thetaQ, this.L, cq, 0);
+      const keys = pos - firstPosition(pos, s.window) + 1;
+      for (let h = 0; h < heads; h++) {
+        const qo = r * heads * hd + h * hd, co = (r * heads + h) * hd;
+        const theta = threshold(q, qo, hd, this.rule, this.L, this.select);
+        thetaQ[r * heads + h] = theta;
+        const events = spikeCounts(q, qo, hd, theta, this.L, cq, co);
         let T = this.L;
         if (!Number.isFinite(T)) {
           T = 0;
-          for (let i = 0; i < hd; i++) T = Math.max(T, Math.abs(cq[i]));
+          for (let i = co; i < co + hd; i++) T = Math.max(T, Math.abs(cq[i]));
         }
-        this.stats?.qk.add(cq, 0, hd, T);
-        let qEvents = 0;
-        if (ops) for (let i = 0; i < hd; i++) qEvents += Math.abs(cq[i]);
-        let max = -Infinity;
-        for (let j = first; j <= pos; j++) {
-          const kj = j * kvd + kh * hd;
-          let acc = 0; // integer: additions of key entries selected by the query's spikes
-          for (let i = 0; i < hd; i++) if (cq[i] !== 0) acc += cq[i] * kq[kj + i];
-          const sc = thetaQ * dk[j * s.kvHeads + kh] * acc * scale;
-          scores[j] = sc;
-          if (sc > max) max = sc;
-        }
-        let sum = 0;
-        for (let j = first; j <= pos; j++) {
-          const e = Math.exp(scores[j] - max);
-          scores[j] = e;
-          sum += e;
-        }
-        let wmax = 0;
-        for (let j = first; j <= pos; j++) {
-          const wj = Math.fround((scores[j] / sum) * dv[j * s.kvHeads + kh]);
-          w[j] = wj;
-          if (wj > wmax) wmax = wj;
-        }
-        const thetaP = Math.fround(wmax / this.levels);
-        for (let j = first; j <= pos; j++) cp[j] = quantizeValue(w[j], thetaP, this.levels);
-        this.stats?.pv.add(cp, first, pos - first + 1, this.levels);
-        for (let j = first; j <= pos; j++) {
-          const c = cp[j];
-          if (c === 0) continue;
-          const vj = j * kvd + kh * hd;
-          for (let i = 0; i < hd; i++) out[qo + i] += c * vq[vj + i];
-        }
-        for (let i = 0; i < hd; i++) out[qo + i] *= thetaP;
-        if (ops) {
-          const keys = pos - first + 1;
-          let pEvents = 0;
-          for (let j = first; j <= pos; j++) pEvents += cp[j];
-          // Each query spike adds one key entry per key; each probability spike adds one value row.
-          ops.ac += qEvents * keys + pEvents * hd;
-          ops.fp_mult += hd + 2 * keys + 2 * keys + hd; // q/θ; θ·dk·scale per score; p·dv and w/θp per key; θp per output
-          ops.fp_add += 2 * keys;
-          ops.fp_special += keys + 1;
-          ops.act_bytes += 2 * keys * hd + 8 * keys; // int8 K and V rows, their scales
-        }
+        this.stats?.qk.add(cq, co, hd, T);
+        qAccumulations += events * keys; // each query spike adds one key entry per key
       }
     }
+    hist.fill(0);
+    kernels().spikingAttentionCore(cq, thetaQ, this.kq, this.dk, this.vq, this.dv, out, rows, start, heads, s.kvHeads, hd, s.window ?? 0, this.levels, hist);
+    this.stats?.pv.addHistogram(hist, rows * heads, this.levels);
     if (ops) {
+      let keys = 0, pEvents = 0;
+      for (let c = 0; c < hist.length; c++) {
+        keys += hist[c];
+        pEvents += c * hist[c];
+      }
+      const pairs = rows * heads;
       ops.rows += rows;
+      ops.ac += qAccumulations + pEvents * hd; // each probability spike adds one value row
+      ops.fp_mult += pairs * 2 * hd + 4 * keys; // q/θ and θp per output; θ·dk·scale, p·dv, w/θp per key
+      ops.fp_add += 2 * keys;
+      ops.fp_special += keys + pairs;
+      ops.act_bytes += 2 * keys * hd + 8 * keys; // int8 K and V rows, their scales
       ops.fp_mult += 2 * rows * kvd; // quantising this call's new keys and values (once per position)
     }
   }

@@ -76,6 +76,27 @@ export class SpikeStats {
     if (T > this.maxTimeSteps) this.maxTimeSteps = T;
   }
 
+  /**
+   * Record `samples` spike-coded vectors at once from a histogram of their non-negative counts
+   * (hist[c] = how many entries had count c; Σ hist = their total length): what a kernel that
+   * only returns a histogram (spiking attention's probability spikes) can report.
+   */
+  addHistogram(hist: ArrayLike<number>, samples: number, T: number): void {
+    let entries = 0, events = 0;
+    for (let c = 0; c < hist.length; c++) {
+      entries += hist[c];
+      events += c * hist[c];
+      if (hist[c] && Number.isFinite(this.maxCount)) this.histogram[c + this.maxCount] += hist[c];
+    }
+    this.tokens += samples;
+    this.neurons += entries;
+    this.neuronSteps += entries * T;
+    this.events += events;
+    this.silent += hist[0] ?? 0;
+    this.timeStepsSum += samples * T;
+    if (samples && T > this.maxTimeSteps) this.maxTimeSteps = T;
+  }
+
   merge(other: SpikeStats): void {
     if (other.maxCount !== this.maxCount) throw new RangeError('cannot merge statistics with different count ranges');
     this.tokens += other.tokens;
