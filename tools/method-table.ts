@@ -35,6 +35,7 @@ const texts = {
   wikitext2: readText(nodePath.join(SHARED_DIR, 'data', 'text', 'wikitext-2-raw-test.txt')),
 };
 const limits = { gutenberg: Number(a['gutenberg-windows']), wikitext2: Number(a['wikitext-windows']) };
+let tokens: Record<keyof typeof texts, number[]> | undefined;
 const done = new Set(fs.existsSync(a.out!) ? fs.readFileSync(a.out!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).key) : []);
 
 for (const rotate of a.rotations!.split(',') as ('hadamard' | 'none')[]) {
@@ -47,9 +48,11 @@ for (const rotate of a.rotations!.split(',') as ('hadamard' | 'none')[]) {
       overrides: { rotate },
       calibration: a['calib-data'] ? { file: a['calib-data'] } : undefined,
     });
+    // Every configuration uses the checkpoint's tokenizer: tokenize the two texts once.
+    tokens ??= { gutenberg: model.tokenizer.encode(texts.gutenberg, { add_special_tokens: false }), wikitext2: model.tokenizer.encode(texts.wikitext2, { add_special_tokens: false }) };
     const row: Record<string, unknown> = { key, method: name, rotate, description: describeMethod(method), gammas: calibration.map((c) => c.gamma) };
     for (const set of ['gutenberg', 'wikitext2'] as const) {
-      const ids = model.tokenizer.encode(texts[set], { add_special_tokens: false });
+      const ids = tokens[set];
       enableSpikeStats(model);
       const r = perplexity(model, ids, { protocol: 'gptq', ctx: 512, limit: limits[set] });
       const s = spikeSummary(model);
