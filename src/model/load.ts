@@ -1,5 +1,5 @@
 /**
- * loadModel(path): finds out what a path holds (Hugging Face folder, llama2.c checkpoint) and
+ * loadModel(path): finds out what a path holds (Hugging Face folder, llama2.c checkpoint, GGUF) and
  * loads it as a float model. Every file is validated; problems are SdllmErrors naming the file.
  */
 import '../kernels/node.js'; // loading from disk happens in Node: use the native kernels there
@@ -12,6 +12,7 @@ import { loadHfTokenizer } from '../formats/hf-tokenizer.js';
 import { readLlama2cCheckpoint } from '../formats/llama2c.js';
 import { Llama2cTokenizer } from '../formats/llama2c-tokenizer.js';
 import { hfTensorSource, llama2cTensorSource, type TensorSource } from '../formats/tensor-source.js';
+import { openGguf } from '../formats/gguf-model.js';
 import type { ModelConfig } from './config.js';
 import type { Tokenizer } from './tokenizer.js';
 import { readFloatWeights, type FloatWeights } from './weights.js';
@@ -24,7 +25,7 @@ export interface LoadOptions {
 }
 
 export interface Checkpoint {
-  format: 'huggingface' | 'llama2c';
+  format: 'huggingface' | 'llama2c' | 'gguf';
   path: string;
   config: ModelConfig;
   tokenizer: Tokenizer;
@@ -52,7 +53,11 @@ export function openCheckpoint(path: string = DEFAULT_MODEL, opts: LoadOptions =
     fail('is neither a Hugging Face model folder (no config.json) nor a folder with one llama2.c .bin checkpoint', path);
   }
   if (path.endsWith('.bin')) return openLlama2c(path, opts);
-  fail('unrecognised model file (expected a Hugging Face folder or a llama2.c .bin)', path);
+  if (path.endsWith('.gguf')) {
+    const { config, tokenizer, tensors } = openGguf(path);
+    return { format: 'gguf', path, config, tokenizer, tensors };
+  }
+  fail('unrecognised model file (expected a Hugging Face folder, a llama2.c .bin or a .gguf)', path);
 }
 
 function openLlama2c(path: string, opts: LoadOptions): Checkpoint {
