@@ -7,6 +7,7 @@ import type { LlamaModel } from '../model/llama.js';
 import type { MethodConfig } from '../sdllm/method.js';
 import { describeMethod } from '../sdllm/method.js';
 import { spikeLinears } from '../sdllm/stats.js';
+import type { SpikeLinear } from '../spike/spike-linear.js';
 import { threshold } from '../spike/threshold.js';
 import { encodeTernaryTrains, encodeBinaryTrains } from '../spike/neuron.js';
 import { maxAbs } from '../spike/threshold.js';
@@ -68,22 +69,33 @@ export function reportMethod(model: LlamaModel, method: MethodConfig, ids: numbe
   }
 }
 
-function raster(method: MethodConfig, layer: string, token: number, sl: NonNullable<ReturnType<typeof spikeLinears>[0]>, x: Float32Array): Raster | null {
+function raster(method: MethodConfig, layer: string, token: number, sl: SpikeLinear, x: Float32Array): Raster | null {
+  const tr = spikeTrains(sl, x);
+  if (!tr) return null;
+  const { T, n, trains } = tr;
+  const spikes: [number, number, number][] = [];
+  for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) if (trains[t * n + i]) spikes.push([t, i, trains[t * n + i]]);
+  return { method: method.method, layer, token, timeSteps: T, neurons: n, spikes };
+}
+
+/**
+ * The spike trains a spiked layer's neurons emit for one token's input `x` (its n inputs), made by
+ * running the integrate-and-fire neurons with the layer's coding and threshold rule: time-major,
+ * trains[t * n + i] in {-1, 0, +1}. Null for integer-coded (w4a4/w4a8) layers, which have no spikes.
+ */
+export function spikeTrains(sl: SpikeLinear, x: Float32Array): { T: number; n: number; trains: Int8Array } | null {
   const n = sl.inFeatures, c = sl.coding;
   let T: number;
-  const trains = (len: number) => new Int8Array(len);
-  let spikesOf: Int8Array;
+  let trains: Int8Array;
   if (c.kind === 'binary') {
     T = 2 * c.L;
-    spikesOf = trains(T * n);
-    encodeBinaryTrains(x, 0, n, c.L, spikesOf);
+    trains = new Int8Array(T * n);
+    encodeBinaryTrains(x, 0, n, c.L, trains);
   } else if (c.kind === 'ternary') {
     const theta = threshold(x, 0, n, sl.rule, c.L, new Float32Array(n));
     T = Number.isFinite(c.L) ? c.L : Math.ceil(maxAbs(x, 0, n) / theta);
-    spikesOf = trains(T * n);
-    encodeTernaryTrains(x, 0, n, theta, Number.isFinite(c.L) ? c.L : T, T, spikesOf);
+    trains = new Int8Array(T * n);
+    encodeTernaryTrains(x, 0, n, theta, Number.isFinite(c.L) ? c.L : T, T, trains);
   } else return null;
-  const spikes: [number, number, number][] = [];
-  for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) if (spikesOf[t * n + i]) spikes.push([t, i, spikesOf[t * n + i]]);
-  return { method: method.method, layer, token, timeSteps: T, neurons: n, spikes };
+  return { T, n, trains };
 }

@@ -1,30 +1,15 @@
 /**
- * safetensors: 8-byte little-endian header length, a JSON header {name: {dtype, shape,
- * data_offsets}} with optional `__metadata__`, then the raw little-endian tensor bytes.
- * Every claim of the header is checked against the file before anything is allocated,
- * so a corrupt or hostile file gives one clear error rather than a crash or a huge allocation.
+ * safetensors files: reading headers and tensors from disk, and writing files atomically.
+ * The format itself — the header's layout and every check of its claims — is in
+ * safetensors-core.ts, which has no node: imports so the web page parses fetched bytes with it.
  */
 import fs from 'node:fs';
-import { DTYPE_BYTES, type DType, isDType, toFloat32 } from './dtype.js';
+import { DTYPE_BYTES, toFloat32 } from './dtype.js';
 import { fail } from '../errors.js';
+import { checkHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type TensorInfo, type TensorToWrite } from './safetensors-core.js';
 
-export interface TensorInfo {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  /** Absolute byte offset of the data in the file. */
-  offset: number;
-  byteLength: number;
-}
-
-export interface SafetensorsHeader {
-  path: string;
-  tensors: Map<string, TensorInfo>;
-  metadata: Record<string, string>;
-}
-
-/** A header larger than this is not a model header; refusing it bounds what we allocate. */
-const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+export { MAX_HEADER_BYTES, readSafetensorsBytes, parseSafetensorsHeader, tensorBytesOf, tensorF32Of, bytesTensorSource } from './safetensors-core.js';
+export type { SafetensorsHeader, TensorInfo, TensorToWrite } from './safetensors-core.js';
 
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
   let fd: number;
@@ -41,67 +26,13 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     if (size < 8) fail(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, path);
     const lenBuf = Buffer.alloc(8);
     readFully(fd, lenBuf, 0, path, 'the header length');
-    const headerLen = lenBuf.readBigUInt64LE(0);
-    // Both checks come before the allocation: the length is a claim of the file, not a fact.
-    if (headerLen > BigInt(size - 8))
-      fail(`header length ${headerLen} is beyond the end of the file (${size} bytes; truncated or not a safetensors file)`, path);
-    if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds ${MAX_HEADER_BYTES} bytes`, path);
-    const n = Number(headerLen);
-    if (n < 2) fail(`header length ${n} is too short for a JSON header`, path);
+    const n = checkHeaderLength(lenBuf.readBigUInt64LE(0), size, path);
     const hbuf = Buffer.alloc(n);
     readFully(fd, hbuf, 8, path, 'the header');
-    return parseHeader(path, hbuf.toString('utf8'), 8 + n, size);
+    return parseSafetensorsHeader(path, hbuf.toString('utf8'), 8 + n, size);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function parseHeader(path: string, text: string, dataStart: number, fileSize: number): SafetensorsHeader {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    fail('header is not valid JSON (truncated or not a safetensors file)', path);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('header is not a JSON object', path);
-  const dataSize = fileSize - dataStart;
-  const tensors = new Map<string, TensorInfo>();
-  let metadata: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(json as Record<string, unknown>)) {
-    const name = shortName(key);
-    if (key === '__metadata__') {
-      metadata = checkMetadata(path, raw);
-      continue;
-    }
-    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`tensor ${name}: entry is not an object`, path);
-    if (!isDType(e.dtype)) fail(`tensor ${name}: unknown dtype ${brief(e.dtype)}`, path);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor ${name}: shape ${brief(e.shape)} is not a list of non-negative integers`, path);
-    const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1])
-      fail(`tensor ${name}: data_offsets ${brief(off)} are not [begin, end] with begin <= end`, path);
-    const [begin, end] = off as [number, number];
-    if (end > dataSize)
-      fail(`tensor ${name}: data_offsets [${begin}, ${end}] are out of range: the data section has ${dataSize} bytes (truncated or corrupt file)`, path);
-    const shape = e.shape as number[];
-    const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[e.dtype];
-    if (expected !== end - begin)
-      fail(`tensor ${name}: shape ${brief(shape)} x ${e.dtype} needs ${expected} bytes but data_offsets span ${end - begin}`, path);
-    tensors.set(key, { name: key, dtype: e.dtype, shape, offset: dataStart + begin, byteLength: end - begin });
-  }
-  // Sorted by start, a tensor overlaps an earlier one iff it starts before the furthest end so far.
-  // Empty tensors occupy no bytes and cannot overlap anything.
-  const sorted = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
-  let furthest: TensorInfo | undefined;
-  for (const t of sorted) {
-    if (furthest && t.offset < furthest.offset + furthest.byteLength) {
-      const r = (x: TensorInfo) => `${shortName(x.name)} [${x.offset - dataStart}, ${x.offset - dataStart + x.byteLength}]`;
-      fail(`tensors ${r(furthest)} and ${r(t)} have overlapping data_offsets`, path);
-    }
-    if (!furthest || t.offset + t.byteLength > furthest.offset + furthest.byteLength) furthest = t;
-  }
-  return { path, tensors, metadata };
 }
 
 /** Reads exactly buf.length bytes at `position`; a short read is a file that changed or ended under us. */
@@ -117,23 +48,6 @@ function readFully(fd: number, buf: Uint8Array, position: number, path: string, 
     if (n === 0) fail(`file ended while reading ${what}`, path);
     done += n;
   }
-}
-
-/** A value of a (possibly hostile) header for a one-line message: JSON, cut short. */
-function brief(v: unknown, max = 60): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
-}
-
-/** A tensor name for a message: as is when printable and short, else quoted and cut. */
-function shortName(name: string): string {
-  return /^[\x20-\x7e]{1,120}$/.test(name) ? name : brief(name, 120);
-}
-
-function checkMetadata(path: string, raw: unknown): Record<string, string> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object', path);
-  for (const [k, v] of Object.entries(raw)) if (typeof v !== 'string') fail(`__metadata__.${shortName(k)} is not a string`, path);
-  return raw as Record<string, string>;
 }
 
 export function fileProblem(e: unknown): string {
@@ -174,14 +88,6 @@ export function readTensorF32(info: TensorInfo, path: string): Float32Array {
     fail(`tensor ${info.name}: dtype ${info.dtype} is not a float type`, path);
   toFloat32(readTensorBytes(info, path), info.dtype, out);
   return out;
-}
-
-export interface TensorToWrite {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  /** The bytes, or a function that makes them when the writer reaches this tensor (keeps peak memory to one tensor). */
-  data: Uint8Array | (() => Uint8Array);
 }
 
 /**

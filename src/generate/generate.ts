@@ -35,6 +35,20 @@ export interface GenerationResult {
 export const DEFAULT_MAX_NEW_TOKENS = 64;
 
 export function generate(model: LlamaModel, promptIds: number[], opts: GenerationOptions = {}): GenerationResult {
+  const steps = generateSteps(model, promptIds, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * generate(), one token at a time: yields each new token id as soon as it is chosen (after the
+ * streamer has it) and returns the GenerationResult. The step that produced a token has run when
+ * it is yielded and the next one has not started, so a caller can read per-token counters between
+ * steps, yield to its event loop (the web page's worker), or stop early with `return()`.
+ */
+export function* generateSteps(model: LlamaModel, promptIds: number[], opts: GenerationOptions = {}): Generator<number, GenerationResult, void> {
   const c = model.config;
   if (promptIds.length === 0) fail('the prompt is empty (no tokens to start from)');
   const maxNew = opts.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS;
@@ -56,6 +70,7 @@ export function generate(model: LlamaModel, promptIds: number[], opts: Generatio
     const next = sampler.next(logits, sequence.subarray(0, len));
     sequence[len++] = next;
     opts.streamer?.put(next);
+    yield next;
     if (eos.has(next)) {
       finishReason = 'eos';
       break;

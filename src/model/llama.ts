@@ -168,15 +168,7 @@ export class LlamaModel {
 
   /** Float work per token outside matmuls and attention (norms, RoPE, SwiGLU, residuals). */
   private countOther(ops: OpCounts, rows: number, normRows: number): void {
-    const c = this.config, d = c.hidden_size, I = c.intermediate_size, L = c.num_hidden_layers;
-    const ropePairs = ((c.num_attention_heads + c.num_key_value_heads) * c.head_dim) / 2;
-    ops.rows += rows;
-    // Per layer and token: two RMSNorms (square-sum, rsqrt, normalise, weight), RoPE on q and k,
-    // SiLU(gate)·up, two residual adds; then the final norm of the scored rows; embedding rows read.
-    ops.fp_mult += rows * L * (2 * 3 * d + 4 * ropePairs + 2 * I) + normRows * 3 * d;
-    ops.fp_add += rows * L * (2 * d + 2 * ropePairs + I + 2 * d) + normRows * d;
-    ops.fp_special += rows * L * (2 + 2 * I) + normRows;
-    ops.weight_bytes += rows * d * 4;
+    countOtherOps(this.config, ops, rows, normRows);
   }
 
   private attention(l: number, layer: DecoderLayer, rows: number, start: number, cache: KVCache): void {
@@ -223,4 +215,20 @@ function siluMul(gate: Float32Array, up: Float32Array, n: number): void {
     const g = gate[i];
     gate[i] = (g / (1 + Math.exp(-g))) * up[i];
   }
+}
+
+/**
+ * The float work outside matmuls and attention of `rows` tokens, `normRows` of them scored (final
+ * norm): what LlamaModel counts per step, exported for energy/reference.ts.
+ */
+export function countOtherOps(c: ModelConfig, ops: OpCounts, rows: number, normRows: number): void {
+  const d = c.hidden_size, I = c.intermediate_size, L = c.num_hidden_layers;
+  const ropePairs = ((c.num_attention_heads + c.num_key_value_heads) * c.head_dim) / 2;
+  ops.rows += rows;
+  // Per layer and token: two RMSNorms (square-sum, rsqrt, normalise, weight), RoPE on q and k,
+  // SiLU(gate)·up, two residual adds; then the final norm of the scored rows; embedding rows read.
+  ops.fp_mult += rows * L * (2 * 3 * d + 4 * ropePairs + 2 * I) + normRows * 3 * d;
+  ops.fp_add += rows * L * (2 * d + 2 * ropePairs + I + 2 * d) + normRows * d;
+  ops.fp_special += rows * L * (2 + 2 * I) + normRows;
+  ops.weight_bytes += rows * d * 4;
 }

@@ -1,0 +1,171 @@
+/**
+ * The converted-model file without a file system (browser-safe: no node: imports): what its
+ * tensors and metadata are (encodeSdllm), and a PreparedModel from a parsed header and a way to
+ * get each tensor's bytes (decodeSdllm) or from the whole file in memory (readSdllmBytes).
+ * sdllm-file.ts reads and writes such files with node:fs; the web page decodes fetched bytes.
+ *
+ * Tensors: `<linear>.qweight` (U8 [in, bytes per column], column-major packed integers) and
+ * `<linear>.scales` (F32 [out, groups]) for quantized matmuls, `<linear>.weight` (F32) for float
+ * ones, `<linear>.bias`, the norms and `model.embed_tokens.weight` (F32), and for llama2.c
+ * tokenizers `tokenizer.bin` (U8). `__metadata__` holds JSON strings: format, version, config,
+ * method, rules, source, tokenizer.
+ */
+import { fail } from '../errors.js';
+import { readSafetensorsBytes, tensorBytesOf, type SafetensorsHeader, type TensorInfo, type TensorToWrite } from './safetensors-core.js';
+import { HfTokenizer } from './hf-tokenizer-core.js';
+import type { PreparedModel, PreparedLinear, PreparedLayer, LayerLinear } from '../sdllm/prepare.js';
+import { LAYER_LINEARS, linearName } from '../sdllm/prepare.js';
+import { bytesPerColumn, type QuantizedWeights, type WeightBits } from '../quant/weights.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { MethodConfig } from '../sdllm/method.js';
+
+export const SDLLM_FORMAT = 'sdllm';
+export const SDLLM_FORMAT_VERSION = '1';
+
+/** JSON that keeps ±Infinity (unclipped spike counts) through a round trip. */
+const stringify = (v: unknown) => JSON.stringify(v, (_k, x) => (x === Infinity ? 'Infinity' : x === -Infinity ? '-Infinity' : x));
+const parse = (s: string) => JSON.parse(s, (_k, x) => (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : x));
+
+const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Whether a parsed safetensors header is a converted-model file's. */
+export function isSdllmHeader(h: SafetensorsHeader): boolean {
+  return h.metadata.format === SDLLM_FORMAT;
+}
+
+/**
+ * Tokenizers other than Hugging Face's (llama2.c / SentencePiece vocabularies) travel as JSON
+ * metadata plus a `tokenizer.bin` tensor; their class is Node-side (sdllm-file.ts supplies this).
+ */
+export interface TokenizerCodec {
+  /** The metadata ({kind, ...}) and bytes of a tokenizer, or null when it is not one this codec knows. */
+  encode(t: Tokenizer): { meta: Record<string, unknown> & { kind: string }; bytes: Uint8Array } | null;
+  /** The tokenizer back from its metadata and bytes. */
+  decode(meta: Record<string, unknown> & { kind: string }, bytes: Uint8Array, vocabSize: number, path: string): Tokenizer;
+}
+
+/** The tensors and metadata of a converted-model file for `p`, in file order. */
+export function encodeSdllm(p: PreparedModel, codec?: TokenizerCodec): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
+  const c = p.config;
+  const tensors: TensorToWrite[] = [];
+  const float = (name: string, a: Float32Array, shape: number[]) => tensors.push({ name, dtype: 'F32', shape, data: f32(a) });
+  const linear = (pl: PreparedLinear) => {
+    if (pl.qw) {
+      tensors.push({ name: `${pl.name}.qweight`, dtype: 'U8', shape: [pl.inFeatures, bytesPerColumn(pl.qw.bits, pl.outFeatures)], data: pl.qw.packed });
+      float(`${pl.name}.scales`, pl.qw.scales, [pl.outFeatures, pl.qw.nGroups]);
+    } else float(`${pl.name}.weight`, pl.weight!, [pl.outFeatures, pl.inFeatures]);
+    if (pl.bias) float(`${pl.name}.bias`, pl.bias, [pl.outFeatures]);
+  };
+  float('model.embed_tokens.weight', p.embed_tokens, [c.vocab_size, c.hidden_size]);
+  p.layers.forEach((l, i) => {
+    float(`model.layers.${i}.input_layernorm.weight`, l.input_layernorm, [c.hidden_size]);
+    float(`model.layers.${i}.post_attention_layernorm.weight`, l.post_attention_layernorm, [c.hidden_size]);
+    for (const r of LAYER_LINEARS) linear(l.linears[r]);
+  });
+  float('model.norm.weight', p.norm, [c.hidden_size]);
+  linear(p.lm_head);
+  let tokenizer: Record<string, unknown>;
+  const other = p.tokenizer instanceof HfTokenizer ? null : codec?.encode(p.tokenizer);
+  if (p.tokenizer instanceof HfTokenizer) tokenizer = { kind: 'huggingface', json: p.tokenizer.tokenizerJson, config: p.tokenizer.tokenizerConfig };
+  else if (other) {
+    tokenizer = other.meta;
+    tensors.push({ name: 'tokenizer.bin', dtype: 'U8', shape: [other.bytes.length], data: other.bytes });
+  } else throw new Error('writeSdllmFile: unknown tokenizer kind');
+  const metadata = {
+    format: SDLLM_FORMAT,
+    version: SDLLM_FORMAT_VERSION,
+    config: stringify(c),
+    method: stringify(p.method),
+    rules: stringify(p.rules),
+    source: stringify(p.source),
+    tokenizer: stringify(tokenizer),
+  };
+  return { tensors, metadata };
+}
+
+export interface DecodeSdllmOptions {
+  /** Rebuilds tokenizers stored as metadata + tokenizer.bin (Node: llama2.c's); without it such files are refused. */
+  tokenizerCodec?: TokenizerCodec;
+}
+
+/**
+ * A PreparedModel from a converted file's parsed header; `bytes` returns a tensor's bytes (a
+ * fresh buffer or a view into the file). `path` names the file in messages and in `source.converted`.
+ */
+export function decodeSdllm(h: SafetensorsHeader, bytes: (info: TensorInfo) => Uint8Array, path: string, opts: DecodeSdllmOptions = {}): PreparedModel {
+  const meta = h.metadata;
+  if (meta.format !== SDLLM_FORMAT) fail('not an sdllm converted-model file (no format=sdllm metadata)', path);
+  if (meta.version !== SDLLM_FORMAT_VERSION) fail(`sdllm file version ${meta.version} is not supported (this sdllm reads version ${SDLLM_FORMAT_VERSION})`, path);
+  const json = (key: string) => {
+    if (meta[key] === undefined) fail(`metadata "${key}" is missing`, path);
+    try {
+      return parse(meta[key]);
+    } catch {
+      fail(`metadata "${key}" is not valid JSON`, path);
+    }
+  };
+  const config = json('config') as ModelConfig;
+  const method = json('method') as MethodConfig;
+  const tok = json('tokenizer') as { kind: string; json?: Record<string, unknown>; config?: Record<string, unknown> };
+  const tensor = (name: string, dtype: string, shape: number[]) => {
+    const info = h.tensors.get(name) ?? fail(`tensor ${name} is missing`, path);
+    if (info.dtype !== dtype || info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
+      fail(`tensor ${name} is ${info.dtype} [${info.shape}], expected ${dtype} [${shape}]`, path);
+    return bytes(info);
+  };
+  const float = (name: string, shape: number[]) => {
+    let b = tensor(name, 'F32', shape);
+    if (b.byteOffset % 4 !== 0) b = b.slice(); // a typed-array view needs 4-byte alignment
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  };
+  const c = config;
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const shapes: Record<LayerLinear, [number, number]> = {
+    q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
+  };
+  const linear = (name: string, m: number, n: number, hasBias: boolean): PreparedLinear => {
+    const bias = hasBias ? float(`${name}.bias`, [m]) : null;
+    if (!h.tensors.has(`${name}.qweight`)) return { name, outFeatures: m, inFeatures: n, qw: null, weight: float(`${name}.weight`, [m, n]), bias };
+    const bits = method.weightBits as WeightBits;
+    const groupSize = Math.min(method.groupSize, n);
+    const nGroups = Math.ceil(n / groupSize);
+    const qw: QuantizedWeights = {
+      bits, groupSize, rows: m, cols: n, nGroups,
+      packed: tensor(`${name}.qweight`, 'U8', [n, bytesPerColumn(bits, m)]),
+      scales: float(`${name}.scales`, [m, nGroups]),
+    };
+    return { name, outFeatures: m, inFeatures: n, qw, weight: null, bias };
+  };
+  const layers: PreparedLayer[] = [];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const linears = {} as Record<LayerLinear, PreparedLinear>;
+    for (const r of LAYER_LINEARS) linears[r] = linear(linearName(l, r), shapes[r][0], shapes[r][1], c.attention_bias && (r === 'q_proj' || r === 'k_proj' || r === 'v_proj'));
+    layers.push({
+      input_layernorm: float(`model.layers.${l}.input_layernorm.weight`, [d]),
+      post_attention_layernorm: float(`model.layers.${l}.post_attention_layernorm.weight`, [d]),
+      linears,
+    });
+  }
+  let tokenizer: Tokenizer;
+  if (tok.kind === 'huggingface' && tok.json) tokenizer = new HfTokenizer(tok.json, tok.config ?? {}, c.eos_token_id, path);
+  else if (tok.kind === 'llama2c') {
+    if (!opts.tokenizerCodec) fail('this file embeds a llama2.c tokenizer, which is not available here', path);
+    tokenizer = opts.tokenizerCodec.decode(tok, tensor('tokenizer.bin', 'U8', [h.tensors.get('tokenizer.bin')?.shape[0] ?? 0]), c.vocab_size, path);
+  } else fail(`unknown tokenizer kind ${tok.kind}`, path);
+  return {
+    config, tokenizer, method,
+    embed_tokens: float('model.embed_tokens.weight', [c.vocab_size, d]),
+    norm: float('model.norm.weight', [d]),
+    layers,
+    lm_head: linear('lm_head', c.vocab_size, d, false),
+    rules: json('rules'),
+    source: { ...json('source'), converted: path },
+  };
+}
+
+/** A PreparedModel from a whole converted file in memory (tensors are views into `bytes`). */
+export function readSdllmBytes(bytes: Uint8Array, path: string, opts: DecodeSdllmOptions = {}): PreparedModel {
+  const h = readSafetensorsBytes(bytes, path);
+  return decodeSdllm(h, (info) => tensorBytesOf(bytes, info), path, opts);
+}
