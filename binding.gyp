@@ -18,7 +18,11 @@
         "native/spike.c",
         "native/int_matmul.c",
         "native/attention.c",
-        "native/spiking_attention.c"
+        "native/spiking_attention.c",
+        "native/spike4.c",
+        "native/w4a16.c",
+        "native/int4_matmul.c",
+        "native/bandwidth.c"
       ],
       "cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fopenmp-simd", "-pthread"],
       "cflags!": ["-O2", "-ffast-math"],

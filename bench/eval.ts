@@ -166,7 +166,7 @@ function main(): void {
     const f1 = (x: number) => x.toFixed(1);
     const rate = (m: Measure, x: number) => f1(x / m.seconds);
     const rows = [
-      ['task', 'items', 'scored tok', 'scored tok/s', 'forward tok/s', 'items/s', 'calls', ...(o.baseline ? ['baseline scored tok/s', 'speed-up', 'max |Δll|'] : [])],
+      ['task', 'items', 'scored tok', 'scored tok/s', 'forward tok/s', 'items/s', 'calls', ...(o.baseline ? ['baseline scored tok/s', 'speed-up', 'max abs Δll'] : [])],
       ...[...results, { task: 'total', harness: total, baseline: baselineTotal, maxAbsDiff: results.reduce((m, r) => Math.max(m, r.maxAbsDiff ?? 0), 0) }].map((r) => [
         r.task, String(r.harness.items), String(r.harness.scoredTokens), rate(r.harness, r.harness.scoredTokens), rate(r.harness, r.harness.forwardTokens), rate(r.harness, r.harness.items), String(r.harness.calls),
         ...(r.baseline ? [rate(r.baseline, r.baseline.scoredTokens), `${(r.baseline.seconds / r.harness.seconds).toFixed(2)}×`, (r.maxAbsDiff ?? 0).toExponential(1)] : []),

@@ -35,4 +35,25 @@ int k_spiking_attention(const int32_t *cq, const float *thetaQ, const int8_t *kq
                         const float *dv, float *out, int rows, int start, int heads, int kvHeads, int hd, int window,
                         int levels, double *hist);
 
+/* 4-bit weights kept packed: column-major, ceil(m/2) bytes per column, lower nibble = even row,
+   two's complement; dwT group-major [nGroups, m]. */
+typedef struct {
+  const uint8_t *packed;
+  const float *dwT;
+  int m, n, G;
+} spike4_weights;
+
+/* Counts over a batch (c [rows, n], y [rows, m]); bit-identical to k_spike_counts_rows on the
+   unpacked weights. Returns 0, or -1 when out of memory. */
+int k_spike_counts_rows4(const spike4_weights *w, const int32_t *c, int rows, const double *scales, float *y);
+/* Events on packed weights (as k_spike_events). */
+int k_spike_events4(const spike4_weights *w, const int8_t *trains, int T, double scale, float *y);
+/* w4a16: y [rows, m] = x [rows, n] times the dequantized packed weights; float32 sums. */
+void k_matmul_w4a16(const spike4_weights *w, const float *x, float *y, int rows);
+/* Dense int4 baseline: W row-major packed [m, ceil(n/2)], dw row-major [m, nGroups]. */
+int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
+                  const double *scales, float *y);
+/* Read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
+int k_stream_bandwidth(long bytes, int reps, double *gbps);
+
 #endif

@@ -3,7 +3,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -46,6 +48,26 @@ static long now_ns(void) {
   return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+/*
+ * How long idle workers spin: SPIN_NS while the machine has cores to spare, 0 while it is
+ * oversubscribed (1-minute load average above the cores plus this pool's own threads): then a
+ * spinning worker only takes CPU time from the thread that would give it work, and from every
+ * other process. Rechecked at most once a second.
+ */
+static _Atomic long spin_budget = SPIN_NS;
+static _Atomic long spin_checked = 0;
+
+static long spin_ns(long now) {
+  if (now - atomic_load_explicit(&spin_checked, memory_order_relaxed) > 1000000000L) {
+    atomic_store_explicit(&spin_checked, now, memory_order_relaxed);
+    double load;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (getloadavg(&load, 1) == 1 && cpus > 0)
+      atomic_store_explicit(&spin_budget, load > (double)(cpus + nthreads_cfg) - 0.5 ? 0 : SPIN_NS, memory_order_relaxed);
+  }
+  return atomic_load_explicit(&spin_budget, memory_order_relaxed);
+}
+
 static void run_chunks(void) {
   for (;;) {
     const int k = atomic_fetch_add_explicit(&job_next, 1, memory_order_relaxed);
@@ -60,12 +82,13 @@ static void *worker_main(void *arg) {
     unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
     if (g == seen) {
       const long t0 = now_ns();
+      const long budget = spin_ns(t0);
       int k = 0;
-      while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen && !atomic_load(&stop_flag)) {
+      while (budget > 0 && (g = atomic_load_explicit(&gen, memory_order_acquire)) == seen && !atomic_load(&stop_flag)) {
         CPU_RELAX();
         if (++k == 64) {
           k = 0;
-          if (now_ns() - t0 > SPIN_NS) break;
+          if (now_ns() - t0 > budget) break;
         }
       }
       if (g == seen && !atomic_load(&stop_flag)) {

@@ -154,6 +154,33 @@ static int get_weights(napi_env env, const char *fn, napi_value obj, spike_weigh
   return 1;
 }
 
+/* The PackedWeights4 object {packed, dwT, m, n, groupSize}: pointers used in place. */
+static int get_weights4(napi_env env, const char *fn, napi_value obj, spike4_weights *w) {
+  napi_valuetype vt;
+  CHECK(napi_typeof(env, obj, &vt));
+  if (vt != napi_object) return throw_type(env, fn, "w must be a PackedWeights4 object");
+  napi_value v;
+  int64_t m, n, G;
+  CHECK(napi_get_named_property(env, obj, "m", &v));
+  if (!get_int(env, fn, "w.m", v, 0, INT_MAX32, &m)) return 0;
+  CHECK(napi_get_named_property(env, obj, "n", &v));
+  if (!get_int(env, fn, "w.n", v, 0, INT_MAX32, &n)) return 0;
+  CHECK(napi_get_named_property(env, obj, "groupSize", &v));
+  if (!get_int(env, fn, "w.groupSize", v, 1, INT_MAX32, &G)) return 0;
+  const int64_t nG = (n + G - 1) / G;
+  void *p;
+  CHECK(napi_get_named_property(env, obj, "packed", &v));
+  if (!get_ta(env, fn, "w.packed", v, napi_uint8_array, (size_t)(((m + 1) / 2) * n), &p, NULL)) return 0;
+  w->packed = (const uint8_t *)p;
+  CHECK(napi_get_named_property(env, obj, "dwT", &v));
+  if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &p, NULL)) return 0;
+  w->dwT = (const float *)p;
+  w->m = (int)m;
+  w->n = (int)n;
+  w->G = (int)G;
+  return 1;
+}
+
 /* scales (Float64Array or Float32Array, >= rows) as doubles; *owned set when converted. */
 static int get_scales(napi_env env, const char *fn, napi_value v, size_t rows, const double **out, double **owned) {
   bool is;
@@ -378,6 +405,122 @@ static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* spikeLinearCountsRows4(w, c, rows, scales, y) */
+static napi_value js_spike_counts_rows4(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeLinearCountsRows4";
+  napi_value a[5];
+  if (!args(env, info, 5, a, fn)) return NULL;
+  spike4_weights w;
+  if (!get_weights4(env, fn, a[0], &w)) return NULL;
+  int64_t rows;
+  void *c, *y;
+  if (!get_int(env, fn, "rows", a[2], 0, INT_MAX32, &rows) ||
+      !get_ta(env, fn, "c", a[1], napi_int32_array, (size_t)(rows * w.n), &c, NULL) ||
+      !get_ta(env, fn, "y", a[4], napi_float32_array, (size_t)(rows * w.m), &y, NULL))
+    return NULL;
+  const double *scales;
+  double *owned;
+  if (!get_scales(env, fn, a[3], (size_t)rows, &scales, &owned)) return NULL;
+  int rc = k_spike_counts_rows4(&w, (const int32_t *)c, (int)rows, scales, (float *)y);
+  free(owned);
+  if (rc != 0) {
+    napi_throw_error(env, NULL, "spikeLinearCountsRows4: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* spikeLinearEvents4(w, trains, T, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
+static napi_value js_spike_events4(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeLinearEvents4";
+  napi_value a[6];
+  if (!args(env, info, 6, a, fn)) return NULL;
+  spike4_weights w;
+  if (!get_weights4(env, fn, a[0], &w)) return NULL;
+  int64_t T, yOff;
+  double scale;
+  void *tr, *y;
+  size_t yLen;
+  if (!get_int(env, fn, "T", a[2], 0, INT_MAX32, &T) || !get_num(env, fn, "scale", a[3], &scale) ||
+      !get_int(env, fn, "yOff", a[5], 0, INT64_MAX / 2, &yOff) ||
+      !get_ta(env, fn, "trains", a[1], napi_int8_array, (size_t)(T * w.n), &tr, NULL) ||
+      !get_ta(env, fn, "y", a[4], napi_float32_array, 0, &y, &yLen))
+    return NULL;
+  if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
+  if (k_spike_events4(&w, (const int8_t *)tr, (int)T, scale, (float *)y + yOff) != 0) {
+    napi_throw_error(env, NULL, "spikeLinearEvents4: out of memory (or too many events)");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+/* matmulW4A16(w, x, y, rows) */
+static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
+  static const char *fn = "matmulW4A16";
+  napi_value a[4];
+  if (!args(env, info, 4, a, fn)) return NULL;
+  spike4_weights w;
+  if (!get_weights4(env, fn, a[0], &w)) return NULL;
+  int64_t rows;
+  void *x, *y;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) ||
+      !get_ta(env, fn, "x", a[1], napi_float32_array, (size_t)(rows * w.n), &x, NULL) ||
+      !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * w.m), &y, NULL))
+    return NULL;
+  k_matmul_w4a16(&w, (const float *)x, (float *)y, (int)rows);
+  return undefined(env);
+}
+
+/* intMatmul4(w4RowMajor, dw, c, rows, m, n, groupSize, scales, y) */
+static napi_value js_int_matmul4(napi_env env, napi_callback_info info) {
+  static const char *fn = "intMatmul4";
+  napi_value a[9];
+  if (!args(env, info, 9, a, fn)) return NULL;
+  int64_t rows, m, n, G;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) || !get_int(env, fn, "m", a[4], 0, INT_MAX32, &m) ||
+      !get_int(env, fn, "n", a[5], 0, INT_MAX32, &n) || !get_int(env, fn, "groupSize", a[6], 1, INT_MAX32, &G))
+    return NULL;
+  const int64_t nG = (n + G - 1) / G;
+  void *W, *dw, *c, *y;
+  if (!get_ta(env, fn, "w4RowMajor", a[0], napi_uint8_array, (size_t)(m * ((n + 1) / 2)), &W, NULL) ||
+      !get_ta(env, fn, "dw", a[1], napi_float32_array, (size_t)(m * nG), &dw, NULL) ||
+      !get_ta(env, fn, "c", a[2], napi_int32_array, (size_t)(rows * n), &c, NULL) ||
+      !get_ta(env, fn, "y", a[8], napi_float32_array, (size_t)(rows * m), &y, NULL))
+    return NULL;
+  const double *scales;
+  double *owned;
+  if (!get_scales(env, fn, a[7], (size_t)rows, &scales, &owned)) return NULL;
+  k_int_matmul4((const uint8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales,
+                (float *)y);
+  free(owned);
+  return undefined(env);
+}
+
+/* streamBandwidth(bytes, reps) -> number[] (GB/s per pass) */
+static napi_value js_stream_bandwidth(napi_env env, napi_callback_info info) {
+  static const char *fn = "streamBandwidth";
+  napi_value a[2];
+  if (!args(env, info, 2, a, fn)) return NULL;
+  int64_t bytes, reps;
+  if (!get_int(env, fn, "bytes", a[0], 1, (int64_t)1 << 40, &bytes) || !get_int(env, fn, "reps", a[1], 1, 1000, &reps))
+    return NULL;
+  double *g = (double *)malloc(sizeof(double) * (size_t)reps);
+  if (!g || k_stream_bandwidth((long)bytes, (int)reps, g) != 0) {
+    free(g);
+    napi_throw_error(env, NULL, "streamBandwidth: out of memory");
+    return NULL;
+  }
+  napi_value arr;
+  CHECK(napi_create_array_with_length(env, (size_t)reps, &arr));
+  for (int64_t r = 0; r < reps; r++) {
+    napi_value v;
+    napi_create_double(env, g[r], &v);
+    napi_set_element(env, arr, (uint32_t)r, v);
+  }
+  free(g);
+  return arr;
+}
+
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   napi_value a[1];
   if (!args(env, info, 1, a, "setThreads")) return NULL;
@@ -449,6 +592,11 @@ NAPI_MODULE_INIT() {
       {"intMatmul", js_int_matmul},
       {"attentionF32", js_attention_f32},
       {"spikingAttentionCore", js_spiking_attention},
+      {"spikeLinearCountsRows4", js_spike_counts_rows4},
+      {"spikeLinearEvents4", js_spike_events4},
+      {"matmulW4A16", js_matmul_w4a16},
+      {"intMatmul4", js_int_matmul4},
+      {"streamBandwidth", js_stream_bandwidth},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},
       {"cpuFeatures", js_cpu_features},

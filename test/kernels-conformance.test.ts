@@ -20,6 +20,8 @@ import {
   type SpikeLinearWeights,
 } from '../src/kernels/node.js';
 import { loadModel } from '../src/model/load.js';
+import { packColumns, rowMajorPacked4, quantizeWeights, dequantize } from '../src/quant/weights.js';
+import type { PackedWeights4 } from '../src/kernels/registry.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import { MODELS, needsShared } from './helpers.js';
 
@@ -302,6 +304,92 @@ function checkMatmul(name: string, k: KernelSet): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4-bit weights kept packed
+
+interface Packed4 {
+  pw: PackedWeights4; // column-major packed
+  rowPacked: Uint8Array; // row-major packed (dense int4 baseline)
+}
+
+/** The 4-bit integers of `w` (all within -8..7) in both packed layouts. */
+function packed4Of(w: IntWeights): Packed4 {
+  const { m, n, groupSize } = w.sw;
+  const packed = packColumns(w.sw.qT, m, n, 4);
+  const nG = Math.ceil(n / groupSize);
+  const qw = { bits: 4 as const, groupSize, rows: m, cols: n, nGroups: nG, scales: w.dw, packed };
+  return { pw: { packed, dwT: w.sw.dwT, m, n, groupSize }, rowPacked: rowMajorPacked4(qw) };
+}
+
+const PACKED_SHAPES: [m: number, n: number, G: number][] = [
+  ...SPIKE_SHAPES,
+  [255, 130, 64], // odd m: the last byte of each column holds one row
+  [129, 257, 128], // one row past a 128-row unit, a 1-input last group
+  [20, 50, 5], // odd group size (the dense int4 kernel's scalar path)
+  [4100, 1100, 128], // one row of a big layer: split by groups, a partial last unit
+  [1001, 600, 64], // split by groups with odd m
+];
+
+function checkPacked(name: string, k: KernelSet): void {
+  for (const [m, n, G] of PACKED_SHAPES) {
+    const densities = m * n > 1e6 ? [0.2, 1] : [0.05, 0.5, 1];
+    for (const density of densities) {
+      for (const big of [false, true]) {
+        const seed = m * 7919 + n * 31 + G + Math.round(density * 100) + (big ? 1 : 0) + 17;
+        const w = randomIntWeights(m, n, G, seed); // -8..7: every 4-bit pattern
+        const p = packed4Of(w);
+        const rowsList = m * n > 1e6 ? [1, 3] : [1, 3, 7, 9];
+        const c = randomCounts(9 * n, density, seed + 1, big);
+        for (const rows of rowsList) {
+          const cr = c.subarray(0, rows * n);
+          const scales = scalesFor(rows, seed + rows, rows === 3);
+          const what = `m=${m} n=${n} G=${G} density=${density}${big ? ' big' : ''} rows=${rows}`;
+          const ref = memo(`packed ${what}`, () => {
+            const r = new Float32Array(rows * m);
+            ts.spikeLinearCountsRows(w.sw, cr, rows, scales, r);
+            return r;
+          });
+          const y = new Float32Array(rows * m);
+          k.spikeLinearCountsRows4(p.pw, cr, rows, scales, y);
+          assertBitsEqual(y, ref, `${name} spikeLinearCountsRows4 ${what}`);
+          const yi = new Float32Array(rows * m);
+          k.intMatmul4(p.rowPacked, w.dw, cr, rows, m, n, G, scales, yi);
+          assertBitsEqual(yi, ref, `${name} intMatmul4 ${what}`);
+        }
+        const { trains, T } = trainsFor(c, n, n, seed + 2);
+        const yEv = new Float32Array(m + 4);
+        const scale = -0.37;
+        k.spikeLinearEvents4(p.pw, trains, T, scale, yEv, 4, new Int32Array(m), new Float64Array(m));
+        const refEv = new Float32Array(m);
+        ts.spikeLinearCountsRows(w.sw, c.subarray(n, 2 * n), 1, new Float64Array([scale]), refEv);
+        assertBitsEqual(yEv.subarray(4), refEv, `${name} spikeLinearEvents4 m=${m} n=${n} G=${G} density=${density} T=${T}`);
+      }
+    }
+  }
+}
+
+/** w4a16 against a float64 loop over the dequantized weights, and against DenseLinear's kernel on dequantize(). */
+function checkW4A16(name: string, k: KernelSet): void {
+  for (const [rows, m, n, G] of [[1, 37, 300, 128], [1, 512, 1408, 128], [3, 255, 130, 64], [9, 1408, 512, 128], [1, 4100, 1100, 128], [1, 1001, 600, 64], [17, 64, 96, 32], [2, 20, 50, 5]] as const) {
+    const Wf = randomFloats(m * n, m + n, 0.1);
+    const qw = quantizeWeights(Wf, m, n, { bits: 4, groupSize: G });
+    const nG = qw.nGroups;
+    const dwT = new Float32Array(nG * m);
+    for (let o = 0; o < m; o++) for (let g = 0; g < nG; g++) dwT[g * m + o] = qw.scales[o * nG + g];
+    const pw: PackedWeights4 = { packed: qw.packed, dwT, m, n, groupSize: qw.groupSize };
+    const x = randomFloats(rows * n, rows * 131 + n, 2);
+    for (let i = 0; i < x.length; i += 7) x[i] = 0; // some exact zeros (the reference skips them)
+    const Wd = dequantize(qw);
+    const { y: ref, abs } = naiveMatmul(x, Wd, rows, n, m);
+    const y = new Float32Array(rows * m);
+    k.matmulW4A16(pw, x, y, rows);
+    assertClose(y, ref, abs, `${name} matmulW4A16 rows=${rows} m=${m} n=${n} G=${G}`);
+    const yd = new Float32Array(rows * m);
+    k.matmulF32(x, Wd, yd, rows, n, m);
+    assertClose(y, yd, abs, `${name} matmulW4A16 vs matmulF32(dequantize) rows=${rows} m=${m} n=${n}`, 2e-5);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 describe('kernel conformance', () => {
   test('backends', () => {
@@ -333,6 +421,8 @@ describe('kernel conformance', () => {
       checkBigBatch(name, k);
     });
     test(`${name}: matmulF32 within tolerance`, () => checkMatmul(name, k));
+    test(`${name}: packed 4-bit spike kernels and dense int4 bit-identical to the int8 ts kernels`, () => checkPacked(name, k));
+    test(`${name}: matmulW4A16 within tolerance of the dequantized float matmul`, () => checkW4A16(name, k));
     test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
     test(`${name}: spikingAttentionCore agrees with ts`, () => checkSpikingAttention(name, k));
   }
@@ -356,10 +446,19 @@ describe('kernel conformance', () => {
         k.intMatmul(w.W, w.dw, c, 4, 512, 1408, 128, scales, b);
         const f = new Float32Array(4 * 512);
         k.matmulF32(x, Wf, f, 4, 1408, 512);
-        outs.push([a, b, f]);
+        const p = packed4Of(w);
+        const a4 = new Float32Array(4 * 512);
+        k.spikeLinearCountsRows4(p.pw, c, 4, scales, a4);
+        const b4 = new Float32Array(4 * 512);
+        k.intMatmul4(p.rowPacked, w.dw, c, 4, 512, 1408, 128, scales, b4);
+        const f4 = new Float32Array(4 * 512);
+        k.matmulW4A16(p.pw, x, f4, 4);
+        const f41 = new Float32Array(512);
+        k.matmulW4A16(p.pw, x, f41, 1);
+        outs.push([a, b, f, a4, b4, f4, f41]);
       }
       for (let t = 1; t < outs.length; t++)
-        for (let j = 0; j < 3; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
+        for (let j = 0; j < outs[0].length; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
     } finally {
       setThreads(before);
     }
@@ -376,6 +475,15 @@ describe('kernel conformance', () => {
     assert.throws(() => k.matmulF32(new Float32Array(1), new Float32Array(4), new Float32Array(2), 1, 2, 2), RangeError);
     assert.throws(() => k.intMatmul(w.W, w.dw, new Int32Array(16), 2, 8, 16, 4, new Float64Array(2), y), RangeError);
     assert.throws(() => k.spikeLinearEvents(w.sw, new Int8Array(31), 2, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
+    const p = packed4Of(w).pw;
+    assert.throws(() => k.spikeLinearCountsRows4({ ...p, packed: new Uint8Array(63) }, new Int32Array(16), 1, new Float64Array(1), y), RangeError);
+    assert.throws(() => k.spikeLinearCountsRows4(p, new Int32Array(15), 1, new Float64Array(1), y), RangeError);
+    assert.throws(() => k.spikeLinearCountsRows4({ ...p, packed: new Int8Array(64) as unknown as Uint8Array }, new Int32Array(16), 1, new Float64Array(1), y), TypeError);
+    assert.throws(() => k.spikeLinearEvents4(p, new Int8Array(31), 2, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
+    assert.throws(() => k.spikeLinearEvents4(p, new Int8Array(32), 2, 1, y, 1, new Int32Array(8), new Float64Array(8)), RangeError);
+    assert.throws(() => k.matmulW4A16(p, new Float32Array(15), y, 1), RangeError);
+    assert.throws(() => k.matmulW4A16({ ...p, dwT: new Float32Array(7) }, new Float32Array(16), y, 1), RangeError);
+    assert.throws(() => k.intMatmul4(new Uint8Array(63), w.dw, new Int32Array(16), 1, 8, 16, 4, new Float64Array(1), y), RangeError);
   });
 
   test('real weights: sdllm-small layer 0 MLP, 4-bit RTN', needsShared, () => {
@@ -421,6 +529,16 @@ describe('kernel conformance', () => {
         const ye = new Float32Array(m);
         k.spikeLinearEvents(q.sw, trains, T, scales[0], ye, 0, new Int32Array(m), new Float64Array(m));
         assertBitsEqual(ye, ref.subarray(0, m), `real ${proj} ${name} spikeLinearEvents`);
+        const p = packed4Of(q);
+        const y4 = new Float32Array(rows * m);
+        k.spikeLinearCountsRows4(p.pw, c, rows, scales, y4);
+        assertBitsEqual(y4, ref, `real ${proj} ${name} spikeLinearCountsRows4`);
+        const ye4 = new Float32Array(m);
+        k.spikeLinearEvents4(p.pw, trains, T, scales[0], ye4, 0, new Int32Array(m), new Float64Array(m));
+        assertBitsEqual(ye4, ref.subarray(0, m), `real ${proj} ${name} spikeLinearEvents4`);
+        const yi4 = new Float32Array(rows * m);
+        k.intMatmul4(p.rowPacked, q.dw, c, rows, m, n, G, scales, yi4);
+        assertBitsEqual(yi4, ref, `real ${proj} ${name} intMatmul4`);
         const yf = new Float32Array(rows * m);
         k.matmulF32(xin, weight, yf, rows, n, m);
         assertClose(yf, fref, abs, `real ${proj} ${name} matmulF32`);

@@ -50,6 +50,8 @@ export interface PplEntry {
   data: string;
   protocol: 'gptq';
   ctx: number;
+  /** --ppl-limit (null: every window). */
+  limit: number | null;
   windows: number;
   scored_tokens: number;
   mean_nll: number;
@@ -202,7 +204,7 @@ export function registerCompare(program: Command): void {
           const saved = f.outputDir ? nodePath.join(f.outputDir, `${label}.ppl-${nodePath.basename(s.name).replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) : null;
           if (saved && f.resume && fs.existsSync(saved)) {
             const prev = JSON.parse(fs.readFileSync(saved, 'utf8')) as PplEntry;
-            if (prev.ctx === f.pplCtx && prev.data === s.file && (f.pplLimit === undefined || prev.windows === f.pplLimit)) {
+            if (prev.ctx === f.pplCtx && prev.data === s.file && prev.limit === (f.pplLimit ?? null)) {
               row.ppl[s.name] = prev;
               continue;
             }
@@ -212,7 +214,7 @@ export function registerCompare(program: Command): void {
           const t0 = performance.now();
           const res = perplexity(model, ids, { protocol: 'gptq', ctx: f.pplCtx, limit: f.pplLimit, onWindow: (d, t) => bar.update(`${s.name} ppl`, d, t, 'windows') });
           bar.done();
-          const entry: PplEntry = { data: s.file, protocol: 'gptq', ctx: f.pplCtx, windows: res.windows, scored_tokens: res.scoredTokens, mean_nll: res.meanNll, ppl: res.ppl };
+          const entry: PplEntry = { data: s.file, protocol: 'gptq', ctx: f.pplCtx, limit: f.pplLimit ?? null, windows: res.windows, scored_tokens: res.scoredTokens, mean_nll: res.meanNll, ppl: res.ppl };
           if (!f.quiet) process.stderr.write(`${s.name}: PPL ${res.ppl.toFixed(4)} (gptq, ctx ${f.pplCtx}, ${res.windows} windows) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
           row.ppl[s.name] = entry;
           if (saved) writeAtomic(saved, JSON.stringify(entry, null, 2) + '\n');

@@ -7,6 +7,7 @@ import type { LlamaModel } from '../model/llama.js';
 import type { Linear } from '../model/linear.js';
 import { DenseLinear } from '../model/linear.js';
 import { OnlineRotatedLinear } from '../quant/rotate.js';
+import { W4A16Linear } from '../quant/w4a16-linear.js';
 import { SpikeLinear } from '../spike/spike-linear.js';
 import { OpCounts } from './ops.js';
 import { LAYER_LINEARS, linearName } from '../sdllm/prepare.js';
@@ -38,7 +39,7 @@ function linearSites(model: LlamaModel): { name: string; layer: number; linear: 
 
 function kindOf(l: Linear): SiteKind {
   if (l instanceof SpikeLinear) return l.coding.kind === 'int' ? 'dense-int' : 'spiking';
-  if (l instanceof DenseLinear) return 'dense-float';
+  if (l instanceof DenseLinear || l instanceof W4A16Linear) return 'dense-float';
   return 'rotation';
 }
 

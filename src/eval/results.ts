@@ -202,15 +202,9 @@ export class Journal {
       fail(`cannot open the journal (${(e as Error).message})`, path);
     }
     if (!fresh) {
-      // A torn last line (no newline) is ended, so what follows starts on a line of its own.
-      const size = fs.fstatSync(this.fd).size;
-      if (size > 0) {
-        const b = Buffer.alloc(1);
-        const fdr = fs.openSync(path, 'r');
-        fs.readSync(fdr, b, 0, 1, size - 1);
-        fs.closeSync(fdr);
-        if (b[0] !== 0x0a) fs.writeSync(this.fd, '\n');
-      }
+      // A torn last line (killed mid-write: no newline) is cut off, so the journal stays whole lines.
+      const bytes = fs.readFileSync(path);
+      if (bytes.length && bytes[bytes.length - 1] !== 0x0a) fs.ftruncateSync(this.fd, bytes.lastIndexOf(0x0a) + 1);
     }
   }
 

@@ -23,6 +23,7 @@ interface NativeAddon extends KernelSet {
   setThreads(n: number): void;
   getThreads(): number;
   cpuFeatures(): string;
+  streamBandwidth(bytes: number, reps: number): number[];
 }
 
 let addon: NativeAddon | null = null;
@@ -43,7 +44,10 @@ function load(): NativeAddon | null {
   try {
     const req = createRequire(import.meta.url);
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
-    for (const k of ['matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore', 'setThreads', 'getThreads', 'cpuFeatures'] as const) {
+    for (const k of [
+      'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
+    ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
     addon = mod as NativeAddon;
@@ -73,6 +77,10 @@ export function loadNativeKernels(): KernelSet | null {
     intMatmul: a.intMatmul,
     attentionF32: a.attentionF32,
     spikingAttentionCore: a.spikingAttentionCore,
+    spikeLinearCountsRows4: a.spikeLinearCountsRows4,
+    spikeLinearEvents4: a.spikeLinearEvents4,
+    matmulW4A16: a.matmulW4A16,
+    intMatmul4: a.intMatmul4,
   };
 }
 
@@ -95,6 +103,16 @@ export function setThreads(n: number): void {
 /** The native kernels' thread count (1 without the addon: the ts kernels are single-threaded). */
 export function getThreads(): number {
   return load()?.getThreads() ?? 1;
+}
+
+/**
+ * Read bandwidth of this machine's memory: every kernel thread sums its share of a `bytes`-long
+ * buffer (allocated and first touched by the threads that read it), `reps` times; GB/s of each
+ * pass. Null without the addon.
+ */
+export function streamBandwidth(bytes: number, reps: number): number[] | null {
+  const a = load();
+  return a ? a.streamBandwidth(bytes, reps) : null;
 }
 
 /** ISA extensions the addon was compiled for, e.g. 'avx512f avx512bw avx512vnni avx2 fma'; '' without it. */

@@ -11,8 +11,10 @@ import { spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows } from './t
 import { intMatmul } from './ts/int-matmul.js';
 import { attentionF32 } from './ts/attention.js';
 import { spikingAttentionCore } from './ts/spiking-attention.js';
+import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
+export type { PackedWeights4 } from './ts/packed4.js';
 
 export interface KernelSet {
   matmulF32: typeof matmulF32;
@@ -22,12 +24,25 @@ export interface KernelSet {
   intMatmul: typeof intMatmul;
   attentionF32: typeof attentionF32;
   spikingAttentionCore: typeof spikingAttentionCore;
+  /** The spike-driven linear on 4-bit weights kept packed (bit-identical to the int8 kernels). */
+  spikeLinearCountsRows4: typeof spikeLinearCountsRows4;
+  spikeLinearEvents4: typeof spikeLinearEvents4;
+  /** w4a16: float activations times packed 4-bit weights, dequantized on the fly. */
+  matmulW4A16: typeof matmulW4A16;
+  /** Dense int4 baseline on row-major packed weights. */
+  intMatmul4: typeof intMatmul4;
 }
 
 export type BackendName = 'ts' | 'native';
 
 const backends = new Map<BackendName, KernelSet>([
-  ['ts', { matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore }],
+  [
+    'ts',
+    {
+      matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4,
+    },
+  ],
 ]);
 let active: KernelSet = backends.get('ts')!;
 let activeName: BackendName = 'ts';

@@ -1,4 +1,4 @@
-/** What the engine needs from a tokenizer; both tokenizer kinds below implement it. */
+/** What the engine needs from a tokenizer (Hugging Face and llama2.c tokenizers, and the stand-in of synthetic benchmark models, implement it). */
 export interface EncodeOptions {
   /** Add the special tokens the tokenizer adds by default (BOS for every model we ship). Default true. */
   add_special_tokens?: boolean;
@@ -8,7 +8,7 @@ export interface DecodeOptions {
 }
 
 export interface Tokenizer {
-  readonly kind: 'huggingface' | 'llama2c';
+  readonly kind: 'huggingface' | 'llama2c' | 'synthetic';
   readonly vocabSize: number;
   readonly bosTokenId: number | null;
   readonly eosTokenIds: readonly number[];

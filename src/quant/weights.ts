@@ -123,3 +123,24 @@ export function dequantize(qw: QuantizedWeights): Float32Array {
   }
   return W;
 }
+
+/**
+ * 4-bit integers re-packed row-major: row o occupies ceil(cols / 2) bytes starting at
+ * o * ceil(cols / 2), the lower nibble holding the even input. This is the layout of the dense
+ * int4 baseline kernel (intMatmul4), which multiplies every input and so wants each output's
+ * weights contiguous; the model itself keeps only the column-major packing.
+ */
+export function rowMajorPacked4(qw: QuantizedWeights): Uint8Array {
+  if (qw.bits !== 4) throw new RangeError(`rowMajorPacked4: expected 4-bit weights, got ${qw.bits}-bit`);
+  const { rows, cols, packed } = qw;
+  const cb = bytesPerColumn(4, rows), rb = Math.ceil(cols / 2);
+  const out = new Uint8Array(rows * rb);
+  for (let i = 0; i < cols; i++) {
+    const base = i * cb, shift = (i & 1) * 4, at = i >> 1;
+    for (let o = 0; o < rows; o++) {
+      const f = (packed[base + (o >> 1)] >> ((o & 1) * 4)) & 15;
+      out[o * rb + at] |= f << shift;
+    }
+  }
+  return out;
+}

@@ -13,7 +13,8 @@ import { LlamaModel, type DecoderLayer } from '../model/llama.js';
 import { quantizeWeights, dequantize, type QuantizedWeights } from '../quant/weights.js';
 import { rotateWeights, OnlineRotatedLinear, onlineSeed } from '../quant/rotate.js';
 import { BlockHadamard } from '../quant/hadamard.js';
-import { SpikeLinear } from '../spike/spike-linear.js';
+import { W4A16Linear } from '../quant/w4a16-linear.js';
+import { SpikeLinear, SharedEncoding } from '../spike/spike-linear.js';
 import { SpikingAttention } from '../spike/attention.js';
 import type { ThresholdRule } from '../spike/threshold.js';
 import type { MethodConfig } from './method.js';
@@ -94,9 +95,12 @@ export function assembleModel(p: PreparedModel): LlamaModel {
   const onlineO = m.onlineRotation.includes('o_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(m.rotationSeed, 'o_proj')) : null;
   const linear = (pl: PreparedLinear): Linear => {
     if (!pl.qw) return new DenseLinear(pl.weight!, pl.outFeatures, pl.inFeatures, pl.bias);
-    // w4a16: computed in float, but the weights read per token are the packed 4-bit ones and their scales.
+    // w4a16: float activations times the packed 4-bit weights, dequantized on the fly (no float
+    // copy); other widths are dequantized once, and read per token at their packed size.
     if (m.activations.kind === 'float')
-      return new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias, pl.qw.packed.byteLength + pl.qw.scales.byteLength);
+      return pl.qw.bits === 4
+        ? new W4A16Linear(pl.qw, pl.bias)
+        : new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias, pl.qw.packed.byteLength + pl.qw.scales.byteLength);
     const sl = new SpikeLinear(pl.name, pl.qw, pl.bias, m.activations, m.execution);
     const rule = p.rules[pl.name];
     if (rule) sl.rule = rule;
@@ -105,16 +109,24 @@ export function assembleModel(p: PreparedModel): LlamaModel {
   const a = m.activations;
   const layers: DecoderLayer[] = p.layers.map((pl) => {
     const L = (role: LayerLinear) => linear(pl.linears[role]);
+    // q/k/v read the same normed input, gate/up another: their spike coding is computed once.
+    const share = (ls: Linear[]) => {
+      const s = new SharedEncoding();
+      for (const l of ls) if (l instanceof SpikeLinear) l.shared = s;
+    };
     const o = L('o_proj'), down = L('down_proj');
+    const q = L('q_proj'), k = L('k_proj'), v = L('v_proj'), gate = L('gate_proj'), up = L('up_proj');
+    share([q, k, v]);
+    share([gate, up]);
     return {
       input_layernorm: pl.input_layernorm,
       post_attention_layernorm: pl.post_attention_layernorm,
-      q_proj: L('q_proj'),
-      k_proj: L('k_proj'),
-      v_proj: L('v_proj'),
+      q_proj: q,
+      k_proj: k,
+      v_proj: v,
       o_proj: onlineO ? new OnlineRotatedLinear(onlineO, o) : o,
-      gate_proj: L('gate_proj'),
-      up_proj: L('up_proj'),
+      gate_proj: gate,
+      up_proj: up,
       down_proj: onlineDown ? new OnlineRotatedLinear(onlineDown, down) : down,
       attention:
         m.attention === 'spiking' && a.kind !== 'float'

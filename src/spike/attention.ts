@@ -5,9 +5,12 @@
  * per position and head too; to keep the accumulation integer, what is spike-coded is
  * w_j = p_j·dv_j (the probability times that value row's scale, one float multiply per key), as
  * unidirectional counts in [0, L_p]: out = θ_p·Σ_j c_j·Vq[j, :].
- * K and V are quantized from the float cache at each call (deterministic per position, so this
- * equals storing them quantized). The integer core runs as a registered kernel
- * (src/kernels/ts/spiking-attention.ts and its native twin).
+ * K and V are quantized from the float cache, per position (deterministic per position, so this
+ * equals storing them quantized): each call quantizes the positions it wrote, [start, end), and
+ * reuses the earlier ones, kept per cache array (a WeakMap keyed by the layer's K array, which
+ * KVCache replaces when it grows) — a decode step costs O(1) quantization, not O(positions).
+ * The integer core runs as a registered kernel (src/kernels/ts/spiking-attention.ts and its
+ * native twin).
  */
 import type { AttentionCore, AttentionShape } from '../model/attention.js';
 import { firstPosition } from '../model/attention.js';
@@ -20,13 +23,20 @@ import type { OpCounts } from '../energy/ops.js';
 
 const KV_QMAX = 127;
 
+/** 8-bit keys and values of one cache array, valid for positions [0, done). */
+interface QuantizedKV {
+  V: Float32Array;
+  kq: Int8Array;
+  vq: Int8Array;
+  dk: Float32Array;
+  dv: Float32Array;
+  done: number;
+}
+
 export class SpikingAttention implements AttentionCore {
   /** Statistics of the query spikes (Q·Kᵀ) and probability spikes (P·V) while set. */
   stats: { qk: SpikeStats; pv: SpikeStats } | null = null;
-  private kq = new Int8Array(0);
-  private vq = new Int8Array(0);
-  private dk = new Float32Array(0);
-  private dv = new Float32Array(0);
+  private readonly kvs = new WeakMap<Float32Array, QuantizedKV>();
   private cq = new Int32Array(0);
   private thetaQ = new Float32Array(0);
   private select = new Float32Array(0);
@@ -47,7 +57,7 @@ export class SpikingAttention implements AttentionCore {
   run(q: Float32Array, out: Float32Array, rows: number, start: number, K: Float32Array, V: Float32Array, _scores: Float32Array, s: AttentionShape, ops: OpCounts | null): void {
     const hd = s.headDim, heads = s.heads, kvd = s.kvHeads * hd;
     const end = start + rows;
-    this.quantizeKV(K, V, end, s);
+    const kv = this.quantizeKV(K, V, start, end, s);
     if (this.cq.length < rows * heads * hd) {
       this.cq = new Int32Array(rows * heads * hd);
       this.thetaQ = new Float32Array(rows * heads);
@@ -74,7 +84,7 @@ export class SpikingAttention implements AttentionCore {
       }
     }
     hist.fill(0);
-    kernels().spikingAttentionCore(cq, thetaQ, this.kq, this.dk, this.vq, this.dv, out, rows, start, heads, s.kvHeads, hd, s.window ?? 0, this.levels, hist);
+    kernels().spikingAttentionCore(cq, thetaQ, kv.kq, kv.dk, kv.vq, kv.dv, out, rows, start, heads, s.kvHeads, hd, s.window ?? 0, this.levels, hist);
     this.stats?.pv.addHistogram(hist, rows * heads, this.levels);
     if (ops) {
       let keys = 0, pEvents = 0;
@@ -93,27 +103,33 @@ export class SpikingAttention implements AttentionCore {
     }
   }
 
-  /** Symmetric 8-bit K and V per position and kv head. */
-  private quantizeKV(K: Float32Array, V: Float32Array, end: number, s: AttentionShape): void {
+  /**
+   * Symmetric 8-bit K and V per position and kv head, for positions [0, end) of this cache array:
+   * positions from min(start, done) on are (re)quantized — this call wrote [start, end), and a
+   * truncated cache rewrites positions from its new length — the earlier ones are reused.
+   */
+  private quantizeKV(K: Float32Array, V: Float32Array, start: number, end: number, s: AttentionShape): QuantizedKV {
     const hd = s.headDim, kvd = s.kvHeads * hd;
-    if (this.kq.length < end * kvd) {
-      const cap = Math.max(end, 2 * (this.kq.length / Math.max(kvd, 1)));
-      this.kq = new Int8Array(cap * kvd);
-      this.vq = new Int8Array(cap * kvd);
-      this.dk = new Float32Array(cap * s.kvHeads);
-      this.dv = new Float32Array(cap * s.kvHeads);
+    let e = this.kvs.get(K);
+    if (!e || e.V !== V || e.kq.length < end * kvd) {
+      const cap = Math.max(end, Math.floor(K.length / Math.max(kvd, 1)));
+      e = { V, kq: new Int8Array(cap * kvd), vq: new Int8Array(cap * kvd), dk: new Float32Array(cap * s.kvHeads), dv: new Float32Array(cap * s.kvHeads), done: 0 };
+      this.kvs.set(K, e);
     }
-    for (let j = 0; j < end; j++) {
+    const { kq, vq, dk: dks, dv: dvs } = e;
+    for (let j = Math.min(start, e.done); j < end; j++) {
       for (let h = 0; h < s.kvHeads; h++) {
         const o = j * kvd + h * hd;
         const dk = Math.fround(maxAbs(K, o, hd) / KV_QMAX), dv = Math.fround(maxAbs(V, o, hd) / KV_QMAX);
-        this.dk[j * s.kvHeads + h] = dk;
-        this.dv[j * s.kvHeads + h] = dv;
+        dks[j * s.kvHeads + h] = dk;
+        dvs[j * s.kvHeads + h] = dv;
         for (let i = 0; i < hd; i++) {
-          this.kq[o + i] = quantizeValue(K[o + i], dk, KV_QMAX);
-          this.vq[o + i] = quantizeValue(V[o + i], dv, KV_QMAX);
+          kq[o + i] = quantizeValue(K[o + i], dk, KV_QMAX);
+          vq[o + i] = quantizeValue(V[o + i], dv, KV_QMAX);
         }
       }
     }
+    e.done = end;
+    return e;
   }
 }
