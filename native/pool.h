@@ -7,9 +7,8 @@
  * rest of the machine) never holds the call up: the caller takes the remaining chunks itself
  * and waits only for chunks already being computed. Workers spin briefly after each job (the
  * back-to-back kernel calls of a layer then start without a sleep/wake round trip), then block
- * on a condition variable; while the machine is oversubscribed (load average above its cores
- * plus the pool's threads) they do not spin at all, which was measured to make decoding on a
- * shared 2-core machine up to 1.4x faster. If the pool is busy (kernels called from two JS threads at once),
+ * on a condition variable; they spin only while the machine has cores to spare beyond the pool
+ * (see spin_ns in pool.c: on a busy or 2-core machine a spinning worker slows the caller down). If the pool is busy (kernels called from two JS threads at once),
  * the second call runs its chunks single-threaded: correct, never blocking.
  */
 #ifndef SDLLM_POOL_H

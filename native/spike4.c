@@ -26,7 +26,7 @@
  *
  * Scheduling. Batches (and small layers): outputs are cut into chunks of up to two 128-row units
  * (accumulators in registers) that threads claim dynamically, RB rows per (chunk, group) so a
- * group's weight block is reused from cache. One row of a layer of more than 256 KB (decoding:
+ * group's weight block is reused from cache. One row of a layer of more than 512 KB (decoding:
  * a model's layers are read from memory one after the other, none stays cached) is split by
  * groups instead: a thread takes a whole group and sweeps each quad over all
  * m rows, so every column is read front to back, and the weights stream from memory in long
@@ -52,7 +52,7 @@
 #define CHUNK (SUB_UNITS * UNIT)      /* 256 rows */
 #define RB 8                          /* rows per block in batches */
 #define PF_AHEAD 2                    /* quads of prefetch distance in register passes */
-#define STREAM_MIN_BYTES (1L << 18)   /* one row over more packed bytes than this: split by groups */
+#define STREAM_MIN_BYTES (1L << 19)   /* one row over more packed bytes than this: split by groups */
 #define SMALL_MAX 127                 /* |count| of an int8 quad entry */
 
 typedef struct {
