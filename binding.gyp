@@ -20,6 +20,7 @@
         "native/attention.c",
         "native/spiking_attention.c",
         "native/spike4.c",
+        "native/encode.c",
         "native/w4a16.c",
         "native/int4_matmul.c",
         "native/bandwidth.c"

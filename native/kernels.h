@@ -53,6 +53,10 @@ void k_matmul_w4a16(const spike4_weights *w, const float *x, float *y, int rows)
 /* Dense int4 baseline: W row-major packed [m, ceil(n/2)], dw row-major [m, nGroups]. */
 int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
                   const double *scales, float *y);
+/* γ-SQP step 1 over x [rows, n]: thetas[r] from the rule (ENC_*: param = γ, k or θ), counts
+   [rows, n] = clamp(round_half_even(x / θ), -L, L); L may be INFINITY. Returns 0, or -1 when out of memory. */
+enum { ENC_QUANTILE = 0, ENC_ABSMAX = 1, ENC_MEANABS = 2, ENC_STATIC = 3 };
+int k_spike_encode(const float *x, int rows, int n, int rule, double param, double L, int32_t *counts, double *thetas);
 /* Read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
 int k_stream_bandwidth(long bytes, int reps, double *gbps);
 

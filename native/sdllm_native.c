@@ -454,6 +454,32 @@ static napi_value js_spike_events4(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* spikeEncode(x, rows, n, rule, param, L, counts, thetas): rule 0 quantile (param γ), 1 absmax,
+   2 meanabs (param k), 3 static (param θ); src/kernels/native.ts maps the ThresholdRule object. */
+static napi_value js_spike_encode(napi_env env, napi_callback_info info) {
+  static const char *fn = "spikeEncode";
+  napi_value a[8];
+  if (!args(env, info, 8, a, fn)) return NULL;
+  int64_t rows, n, rule;
+  double param, L;
+  void *x, *c, *th;
+  if (!get_int(env, fn, "rows", a[1], 0, INT_MAX32, &rows) || !get_int(env, fn, "n", a[2], 0, INT_MAX32, &n) ||
+      !get_int(env, fn, "rule", a[3], ENC_QUANTILE, ENC_STATIC, &rule) || !get_num(env, fn, "param", a[4], &param) ||
+      !get_num(env, fn, "L", a[5], &L) ||
+      !get_ta(env, fn, "x", a[0], napi_float32_array, (size_t)(rows * n), &x, NULL) ||
+      !get_ta(env, fn, "counts", a[6], napi_int32_array, (size_t)(rows * n), &c, NULL) ||
+      !get_ta(env, fn, "thetas", a[7], napi_float64_array, (size_t)rows, &th, NULL))
+    return NULL;
+  if (rule == ENC_QUANTILE && rows > 0 && n < 1) return throw_range(env, fn, "quantile of an empty vector"), NULL;
+  if (rule == ENC_QUANTILE && !(param >= 0 && param <= 1)) return throw_range(env, fn, "gamma must be in [0, 1]"), NULL;
+  if (!(L > 0)) return throw_range(env, fn, "L must be positive"), NULL;
+  if (k_spike_encode((const float *)x, (int)rows, (int)n, (int)rule, param, L, (int32_t *)c, (double *)th) != 0) {
+    napi_throw_error(env, NULL, "spikeEncode: out of memory");
+    return NULL;
+  }
+  return undefined(env);
+}
+
 /* matmulW4A16(w, x, y, rows) */
 static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
   static const char *fn = "matmulW4A16";
@@ -596,6 +622,7 @@ NAPI_MODULE_INIT() {
       {"spikeLinearEvents4", js_spike_events4},
       {"matmulW4A16", js_matmul_w4a16},
       {"intMatmul4", js_int_matmul4},
+      {"spikeEncode", js_spike_encode},
       {"streamBandwidth", js_stream_bandwidth},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},

@@ -23,6 +23,7 @@ import { loadModel } from '../src/model/load.js';
 import { packColumns, rowMajorPacked4, quantizeWeights, dequantize } from '../src/quant/weights.js';
 import type { PackedWeights4 } from '../src/kernels/registry.js';
 import type { DenseLinear } from '../src/model/linear.js';
+import type { ThresholdRule } from '../src/spike/threshold.js';
 import { MODELS, needsShared } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +390,40 @@ function checkW4A16(name: string, k: KernelSet): void {
   }
 }
 
+/**
+ * γ-SQP step 1 against ts, bit for bit (θ and counts): every rule, clipped and unclipped L, rows
+ * with heavy-tailed channels, exact rounding ties (x = θ·(k + ½) under a static θ), repeated
+ * values at the quantile position, all-zero rows and tiny n.
+ */
+function checkEncode(name: string, k: KernelSet): void {
+  const rules: [ThresholdRule, number][] = [
+    [{ kind: 'quantile', gamma: 0.99 }, 7], [{ kind: 'quantile', gamma: 0 }, 7], [{ kind: 'quantile', gamma: 1 }, 3],
+    [{ kind: 'quantile', gamma: 0.5 }, 1], [{ kind: 'quantile', gamma: 0.9999 }, 127], [{ kind: 'absmax' }, 7],
+    [{ kind: 'absmax' }, 127], [{ kind: 'meanabs', k: 3 }, Infinity], [{ kind: 'meanabs', k: 3 }, 15],
+    [{ kind: 'static', theta: 0.25 }, 7], [{ kind: 'static', theta: 0.25 }, Infinity],
+  ];
+  for (const n of [1, 2, 7, 128, 512, 1408]) {
+    const rows = 4;
+    const x = randomFloats(rows * n, n, 2);
+    const r = rng(n + 1);
+    for (let i = 0; i < n; i++) {
+      if (r() < 0.02) x[i] *= 40; // outlier channels, clipped by γ < 1
+      x[n + i] = (Math.floor(r() * 40) - 20) * 0.125; // multiples of θ/2 under the static rule: ties
+      x[2 * n + i] = r() < 0.5 ? 0.375 : -0.375; // one value repeated: ties at the quantile
+    }
+    x.fill(0, 3 * n, 4 * n); // an all-zero token
+    for (const [rule, L] of rules) {
+      const what = `${name} spikeEncode n=${n} ${JSON.stringify(rule)} L=${L}`;
+      const c0 = new Int32Array(rows * n), t0 = new Float64Array(rows);
+      ts.spikeEncode(x, rows, n, rule, L, c0, t0, new Float32Array(n));
+      const c1 = new Int32Array(rows * n).fill(99), t1 = new Float64Array(rows).fill(NaN);
+      k.spikeEncode(x, rows, n, rule, L, c1, t1, new Float32Array(n));
+      assert.deepEqual(t1, t0, `${what}: thetas`);
+      assert.deepEqual(c1, c0, `${what}: counts`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('kernel conformance', () => {
@@ -425,6 +460,7 @@ describe('kernel conformance', () => {
     test(`${name}: matmulW4A16 within tolerance of the dequantized float matmul`, () => checkW4A16(name, k));
     test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
     test(`${name}: spikingAttentionCore agrees with ts`, () => checkSpikingAttention(name, k));
+    test(`${name}: spikeEncode (γ-SQP step 1) bit-identical to ts`, () => checkEncode(name, k));
   }
 
   test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {

@@ -15,11 +15,19 @@ import nodePath from 'node:path';
 import { createRequire } from 'node:module';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { KernelSet } from './registry.js';
+import type { ThresholdRule } from '../spike/threshold.js';
 
 /** Where the install step builds the addon (SDLLM_NATIVE_PATH overrides, for tests of other builds). */
 export const NATIVE_ADDON_PATH = process.env.SDLLM_NATIVE_PATH ?? nodePath.join(PACKAGE_ROOT, 'build', 'Release', 'sdllm_native.node');
 
-interface NativeAddon extends KernelSet {
+/** The rule codes of native/kernels.h (ENC_*); the rule's one parameter travels beside it. */
+const RULE_CODES = { quantile: 0, absmax: 1, meanabs: 2, static: 3 } as const;
+const ruleParam = (r: ThresholdRule): number => (r.kind === 'quantile' ? r.gamma : r.kind === 'meanabs' ? r.k : r.kind === 'static' ? r.theta : 0);
+
+type NativeSpikeEncode = (x: Float32Array, rows: number, n: number, rule: number, param: number, L: number, counts: Int32Array, thetas: Float64Array) => void;
+
+interface NativeAddon extends Omit<KernelSet, 'spikeEncode'> {
+  spikeEncode: NativeSpikeEncode;
   setThreads(n: number): void;
   getThreads(): number;
   cpuFeatures(): string;
@@ -46,7 +54,7 @@ function load(): NativeAddon | null {
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
       'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
-      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
@@ -81,6 +89,7 @@ export function loadNativeKernels(): KernelSet | null {
     spikeLinearEvents4: a.spikeLinearEvents4,
     matmulW4A16: a.matmulW4A16,
     intMatmul4: a.intMatmul4,
+    spikeEncode: (x, rows, n, rule, L, counts, thetas) => a.spikeEncode(x, rows, n, RULE_CODES[rule.kind], ruleParam(rule), L, counts, thetas),
   };
 }
 

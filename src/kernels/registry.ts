@@ -12,6 +12,7 @@ import { intMatmul } from './ts/int-matmul.js';
 import { attentionF32 } from './ts/attention.js';
 import { spikingAttentionCore } from './ts/spiking-attention.js';
 import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
+import { spikeEncode } from './ts/spike-encode.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 export type { PackedWeights4 } from './ts/packed4.js';
@@ -31,6 +32,8 @@ export interface KernelSet {
   matmulW4A16: typeof matmulW4A16;
   /** Dense int4 baseline on row-major packed weights. */
   intMatmul4: typeof intMatmul4;
+  /** γ-SQP step 1 for a batch of tokens: θ per row and the integer spike counts. */
+  spikeEncode: typeof spikeEncode;
 }
 
 export type BackendName = 'ts' | 'native';
@@ -40,7 +43,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode,
     },
   ],
 ]);

@@ -24,11 +24,13 @@ import type { QuantizedWeights } from '../quant/weights.js';
 import { unpackAll, unpackColumn } from '../quant/weights.js';
 import type { ActivationCoding } from '../sdllm/method.js';
 import { kernels, type SpikeLinearWeights, type PackedWeights4 } from '../kernels/registry.js';
-import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
-import { spikeCounts, binaryCounts } from './encode.js';
+import type { ThresholdRule } from './threshold.js';
+import { binaryCounts } from './encode.js';
 import { encodeTernaryTrains, encodeBinaryTrains } from './neuron.js';
 import { SpikeStats } from './stats.js';
 import type { OpCounts } from '../energy/ops.js';
+
+const ABSMAX: ThresholdRule = { kind: 'absmax' };
 
 export type CodedActivation = Exclude<ActivationCoding, { kind: 'float' }>;
 
@@ -182,7 +184,7 @@ export class SpikeLinear implements Linear {
       this.shifts.set(sh.shifts.subarray(0, rows));
       this.steps.set(sh.steps.subarray(0, rows));
     } else {
-      for (let r = 0; r < rows; r++) this.encode(x, r);
+      this.encode(x, rows);
       sh?.record(x, rows, n, this.coding, this.rule, { counts: this.counts, scales: this.scales, shifts: this.shifts, steps: this.steps });
     }
     if (this.execution === 'events' && this.coding.kind !== 'int') {
@@ -208,27 +210,30 @@ export class SpikeLinear implements Linear {
     if (this.ops && this.bias) this.ops.fp_add += rows * m;
   }
 
-  /** Step 1 of γ-SQP for token r: its counts into this.counts, θ, the binary shift and T into the row arrays. */
-  private encode(x: Float32Array, r: number): void {
-    const n = this.inFeatures, c = this.coding, counts = this.counts, xo = r * n, co = r * n;
+  /** Step 1 of γ-SQP for every token: counts into this.counts, θ (or θ_b), the binary shift and T into the row arrays. */
+  private encode(x: Float32Array, rows: number): void {
+    const n = this.inFeatures, c = this.coding, counts = this.counts;
     if (c.kind === 'binary') {
-      const { thetaB, min } = binaryCounts(x, xo, n, c.L, counts, co);
-      this.scales[r] = thetaB;
-      this.shifts[r] = min;
-      this.steps[r] = 2 * c.L;
+      for (let r = 0; r < rows; r++) {
+        const { thetaB, min } = binaryCounts(x, r * n, n, c.L, counts, r * n);
+        this.scales[r] = thetaB;
+        this.shifts[r] = min;
+        this.steps[r] = 2 * c.L;
+      }
       return;
     }
     const L = this.maxCount;
-    const theta = c.kind === 'int' ? Math.fround(maxAbs(x, xo, n) / L) : threshold(x, xo, n, this.rule, L, this.select);
-    spikeCounts(x, xo, n, theta, L, counts, co);
-    let T = L;
-    if (!Number.isFinite(L)) {
-      T = 0; // unclipped counts: this token needs as many steps as its largest count
-      for (let i = co; i < co + n; i++) T = Math.max(T, Math.abs(counts[i]));
+    // The int baselines' per-token step is the absmax rule at their own L.
+    kernels().spikeEncode(x, rows, n, c.kind === 'int' ? ABSMAX : this.rule, L, counts, this.scales, this.select);
+    this.shifts.fill(0, 0, rows);
+    for (let r = 0; r < rows; r++) {
+      let T = L;
+      if (!Number.isFinite(L)) {
+        T = 0; // unclipped counts: this token needs as many steps as its largest count
+        for (let i = r * n; i < r * n + n; i++) T = Math.max(T, Math.abs(counts[i]));
+      }
+      this.steps[r] = T;
     }
-    this.scales[r] = theta;
-    this.shifts[r] = 0;
-    this.steps[r] = T;
   }
 
   private fillTrains(x: Float32Array, xo: number, theta: number, T: number): void {

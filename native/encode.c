@@ -1,0 +1,96 @@
+/*
+ * γ-SQP step 1 (src/kernels/ts/spike-encode.ts): per row θ from the threshold rule, then
+ * c_i = clamp(rint(x_i / θ), −L, L). Bit-identical to the TypeScript reference, which rounds
+ * every step to fp32 (Math.fround of a float64 operation on fp32 operands equals the fp32
+ * operation: 53 ≥ 2·24 + 2), hence plain float arithmetic here, compiled without FMA
+ * contraction. rint rounds ties to even in the default rounding mode, as roundHalfEven does.
+ * The γ-quantile is an order statistic, unique whichever selection finds it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+
+/* Hoare-partition selection (as the reference's Wirth select): a[k] ends as the k-th smallest,
+   everything after it is >= a[k]. */
+static float select_k(float *a, int n, int k) {
+  int l = 0, r = n - 1;
+  while (l < r) {
+    const float pivot = a[k];
+    int i = l, j = r;
+    do {
+      while (a[i] < pivot) i++;
+      while (pivot < a[j]) j--;
+      if (i <= j) {
+        const float t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < k) l = i;
+    if (k < i) r = j;
+  }
+  return a[k];
+}
+
+/* torch.quantile(|x|, γ), 'linear', every step in fp32 (threshold.ts quantileAbs). */
+static float quantile_abs(const float *x, int n, double gamma, float *a) {
+  for (int i = 0; i < n; i++) a[i] = fabsf(x[i]);
+  const float pos = (float)gamma * (float)(n - 1);
+  const int k = (int)floorf(pos);
+  const float w = pos - (float)k;
+  const float lo = select_k(a, n, k);
+  if (w == 0.0f) return lo;
+  float hi = INFINITY;
+  for (int i = k + 1; i < n; i++)
+    if (a[i] < hi) hi = a[i];
+  const float diff = hi - lo;
+  return w < 0.5f ? lo + w * diff : hi - diff * (1.0f - w);
+}
+
+static float row_theta(const float *x, int n, int rule, double param, double L, float *scratch) {
+  switch (rule) {
+    case ENC_QUANTILE:
+      return (float)((double)quantile_abs(x, n, param, scratch) / L);
+    case ENC_ABSMAX: {
+      float m = 0;
+      for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > m) m = fabsf(x[i]);
+      return (float)((double)m / L);
+    }
+    case ENC_MEANABS: {
+      double s = 0; /* float64 sum in index order, rounded once, as meanAbs */
+      for (int i = 0; i < n; i++) s += fabsf(x[i]);
+      return (float)((double)(float)(s / n) / param);
+    }
+    default: /* ENC_STATIC */
+      return (float)param;
+  }
+}
+
+int k_spike_encode(const float *x, int rows, int n, int rule, double param, double L, int32_t *counts, double *thetas) {
+  float *scratch = NULL;
+  if (rule == ENC_QUANTILE && rows > 0 && n > 0 && !(scratch = malloc(sizeof(float) * (size_t)n))) return -1;
+  /* Counts beyond int32 cannot come from a real θ (|x/θ| ≤ n·k for meanabs); clamp rather than
+     convert out of range, which C leaves undefined. */
+  const float lim = isinf(L) ? 2147483520.0f : (float)L;
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (long)r * n;
+    int32_t *c = counts + (long)r * n;
+    const float theta = row_theta(xr, n, rule, param, L, scratch);
+    thetas[r] = theta;
+    if (theta == 0.0f) {
+      memset(c, 0, sizeof(int32_t) * (size_t)n);
+      continue;
+    }
+    for (int i = 0; i < n; i++) {
+      float q = rintf(xr[i] / theta);
+      q = q > lim ? lim : q < -lim ? -lim : q;
+      c[i] = q == q ? (int32_t)q : 0; /* NaN stores as 0, as in an Int32Array */
+    }
+  }
+  free(scratch);
+  return 0;
+}
