@@ -21,6 +21,7 @@
         "native/spiking_attention.c",
         "native/spike4.c",
         "native/encode.c",
+        "native/hadamard.c",
         "native/w4a16.c",
         "native/int4_matmul.c",
         "native/bandwidth.c"

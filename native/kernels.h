@@ -57,6 +57,9 @@ int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows,
    [rows, n] = clamp(round_half_even(x / θ), -L, L); L may be INFINITY. Returns 0, or -1 when out of memory. */
 enum { ENC_QUANTILE = 0, ENC_ABSMAX = 1, ENC_MEANABS = 2, ENC_STATIC = 3 };
 int k_spike_encode(const float *x, int rows, int n, int rule, double param, double L, int32_t *counts, double *thetas);
+/* x [rows, n] ← x·diag(scale), then an unnormalized Walsh–Hadamard transform of each block
+   (a power of two dividing n), in place. */
+void k_block_hadamard(float *x, int rows, int n, int block, const float *scale);
 /* Read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
 int k_stream_bandwidth(long bytes, int reps, double *gbps);
 

@@ -480,6 +480,23 @@ static napi_value js_spike_encode(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* blockHadamard(x, rows, n, block, scale) */
+static napi_value js_block_hadamard(napi_env env, napi_callback_info info) {
+  static const char *fn = "blockHadamard";
+  napi_value a[5];
+  if (!args(env, info, 5, a, fn)) return NULL;
+  int64_t rows, n, block;
+  void *x, *scale;
+  if (!get_int(env, fn, "rows", a[1], 0, INT_MAX32, &rows) || !get_int(env, fn, "n", a[2], 0, INT_MAX32, &n) ||
+      !get_int(env, fn, "block", a[3], 1, INT_MAX32, &block) ||
+      !get_ta(env, fn, "x", a[0], napi_float32_array, (size_t)(rows * n), &x, NULL) ||
+      !get_ta(env, fn, "scale", a[4], napi_float32_array, (size_t)n, &scale, NULL))
+    return NULL;
+  if ((block & (block - 1)) != 0 || n % block != 0) return throw_range(env, fn, "block must be a power of two dividing n"), NULL;
+  k_block_hadamard((float *)x, (int)rows, (int)n, (int)block, (const float *)scale);
+  return undefined(env);
+}
+
 /* matmulW4A16(w, x, y, rows) */
 static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
   static const char *fn = "matmulW4A16";
@@ -623,6 +640,7 @@ NAPI_MODULE_INIT() {
       {"matmulW4A16", js_matmul_w4a16},
       {"intMatmul4", js_int_matmul4},
       {"spikeEncode", js_spike_encode},
+      {"blockHadamard", js_block_hadamard},
       {"streamBandwidth", js_stream_bandwidth},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},

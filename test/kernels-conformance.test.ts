@@ -390,6 +390,19 @@ function checkW4A16(name: string, k: KernelSet): void {
   }
 }
 
+/** The online rotation against ts, bit for bit: the shapes the models use (block 128, 64, 1). */
+function checkHadamard(name: string, k: KernelSet): void {
+  for (const [n, block] of [[1408, 128], [512, 128], [192, 64], [7, 1], [11008, 128]] as const) {
+    const rows = 3;
+    const x = randomFloats(rows * n, n + block, 3);
+    const scale = randomFloats(n, n, 0.1);
+    const a = x.slice(), b = x.slice();
+    ts.blockHadamard(a, rows, n, block, scale);
+    k.blockHadamard(b, rows, n, block, scale);
+    assertBitsEqual(b, a, `${name} blockHadamard n=${n} block=${block}`);
+  }
+}
+
 /**
  * γ-SQP step 1 against ts, bit for bit (θ and counts): every rule, clipped and unclipped L, rows
  * with heavy-tailed channels, exact rounding ties (x = θ·(k + ½) under a static θ), repeated
@@ -461,6 +474,7 @@ describe('kernel conformance', () => {
     test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
     test(`${name}: spikingAttentionCore agrees with ts`, () => checkSpikingAttention(name, k));
     test(`${name}: spikeEncode (γ-SQP step 1) bit-identical to ts`, () => checkEncode(name, k));
+    test(`${name}: blockHadamard (online rotation) bit-identical to ts`, () => checkHadamard(name, k));
   }
 
   test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {

@@ -54,7 +54,7 @@ function load(): NativeAddon | null {
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
       'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
-      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
@@ -89,6 +89,7 @@ export function loadNativeKernels(): KernelSet | null {
     spikeLinearEvents4: a.spikeLinearEvents4,
     matmulW4A16: a.matmulW4A16,
     intMatmul4: a.intMatmul4,
+    blockHadamard: a.blockHadamard,
     spikeEncode: (x, rows, n, rule, L, counts, thetas) => a.spikeEncode(x, rows, n, RULE_CODES[rule.kind], ruleParam(rule), L, counts, thetas),
   };
 }

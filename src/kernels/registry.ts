@@ -13,6 +13,7 @@ import { attentionF32 } from './ts/attention.js';
 import { spikingAttentionCore } from './ts/spiking-attention.js';
 import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
 import { spikeEncode } from './ts/spike-encode.js';
+import { blockHadamard } from './ts/hadamard.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 export type { PackedWeights4 } from './ts/packed4.js';
@@ -34,6 +35,8 @@ export interface KernelSet {
   intMatmul4: typeof intMatmul4;
   /** γ-SQP step 1 for a batch of tokens: θ per row and the integer spike counts. */
   spikeEncode: typeof spikeEncode;
+  /** The online rotation at run time: sign-and-scale, then a Walsh–Hadamard transform per block. */
+  blockHadamard: typeof blockHadamard;
 }
 
 export type BackendName = 'ts' | 'native';
@@ -43,7 +46,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode, blockHadamard,
     },
   ],
 ]);

@@ -14,25 +14,10 @@
 
 import { paleyHadamard } from './paley.js';
 import { randomSigns } from '../util/prng.js';
+import { fwht } from '../kernels/ts/hadamard.js';
+import { kernels } from '../kernels/registry.js';
 
-/**
- * In-place, unnormalized fast Walsh-Hadamard transform of x[offset .. offset + n), n a power of
- * two: x <- H_n x with Sylvester's H_n (symmetric, entries (-1)^popcount(i & j)).
- * Additions and subtractions only, which is why it fits a spike-driven (multiplier-free) datapath.
- */
-export function fwht(x: Float32Array, offset: number, n: number): void {
-  const end = offset + n;
-  for (let h = 1; h < n; h <<= 1) {
-    for (let i = offset; i < end; i += 2 * h) {
-      for (let j = i; j < i + h; j++) {
-        const a = x[j];
-        const b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
-      }
-    }
-  }
-}
+export { fwht };
 
 export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -217,11 +202,7 @@ export class BlockHadamard {
   apply(x: Float32Array, rows: number): void {
     const { n, block, scale } = this;
     if (x.length < rows * n) throw new RangeError(`expected ${rows} x ${n} values, got ${x.length}`);
-    for (let r = 0; r < rows; r++) {
-      const base = r * n;
-      for (let i = 0; i < n; i++) x[base + i] *= scale[i];
-      for (let o = 0; o < n; o += block) fwht(x, base + o, block);
-    }
+    kernels().blockHadamard(x, rows, n, block, scale);
   }
 
   /**
