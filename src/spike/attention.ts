@@ -16,8 +16,7 @@ import type { AttentionCore, AttentionShape } from '../model/attention.js';
 import { firstPosition } from '../model/attention.js';
 import { quantizeValue } from '../quant/rounding.js';
 import { kernels } from '../kernels/registry.js';
-import { threshold, maxAbs, type ThresholdRule } from './threshold.js';
-import { spikeCounts } from './encode.js';
+import { maxAbs, type ThresholdRule } from './threshold.js';
 import { SpikeStats } from './stats.js';
 import type { OpCounts } from '../energy/ops.js';
 
@@ -39,6 +38,7 @@ export class SpikingAttention implements AttentionCore {
   private readonly kvs = new WeakMap<Float32Array, QuantizedKV>();
   private cq = new Int32Array(0);
   private thetaQ = new Float32Array(0);
+  private thetas = new Float64Array(0);
   private select = new Float32Array(0);
   private readonly hist: Float64Array;
 
@@ -58,29 +58,32 @@ export class SpikingAttention implements AttentionCore {
     const hd = s.headDim, heads = s.heads, kvd = s.kvHeads * hd;
     const end = start + rows;
     const kv = this.quantizeKV(K, V, start, end, s);
-    if (this.cq.length < rows * heads * hd) {
-      this.cq = new Int32Array(rows * heads * hd);
-      this.thetaQ = new Float32Array(rows * heads);
+    const pairs = rows * heads;
+    if (this.cq.length < pairs * hd) {
+      this.cq = new Int32Array(pairs * hd);
+      this.thetaQ = new Float32Array(pairs);
+      this.thetas = new Float64Array(pairs);
     }
     if (this.select.length < hd) this.select = new Float32Array(hd);
-    const { cq, thetaQ, hist } = this;
-    // Step 1 for every query head: θ_q and the counts the integer scores are summed with.
+    const { cq, thetaQ, thetas, hist } = this;
+    // Step 1 for every query head at once (each head's hd channels are one row of the encoder).
+    kernels().spikeEncode(q, pairs, hd, this.rule, this.L, cq, thetas, this.select);
+    for (let p = 0; p < pairs; p++) thetaQ[p] = thetas[p];
     let qAccumulations = 0;
-    for (let r = 0; r < rows; r++) {
-      const pos = start + r;
-      const keys = pos - firstPosition(pos, s.window) + 1;
-      for (let h = 0; h < heads; h++) {
-        const qo = r * heads * hd + h * hd, co = (r * heads + h) * hd;
-        const theta = threshold(q, qo, hd, this.rule, this.L, this.select);
-        thetaQ[r * heads + h] = theta;
-        const events = spikeCounts(q, qo, hd, theta, this.L, cq, co);
-        let T = this.L;
-        if (!Number.isFinite(T)) {
-          T = 0;
-          for (let i = co; i < co + hd; i++) T = Math.max(T, Math.abs(cq[i]));
+    if (this.stats || ops) {
+      for (let r = 0; r < rows; r++) {
+        const pos = start + r;
+        const keys = pos - firstPosition(pos, s.window) + 1;
+        for (let h = 0; h < heads; h++) {
+          const co = (r * heads + h) * hd;
+          let events = 0, T = 0;
+          for (let i = co; i < co + hd; i++) {
+            events += Math.abs(cq[i]);
+            T = Math.max(T, Math.abs(cq[i]));
+          }
+          this.stats?.qk.add(cq, co, hd, Number.isFinite(this.L) ? this.L : T);
+          qAccumulations += events * keys; // each query spike adds one key entry per key
         }
-        this.stats?.qk.add(cq, co, hd, T);
-        qAccumulations += events * keys; // each query spike adds one key entry per key
       }
     }
     hist.fill(0);
@@ -92,7 +95,6 @@ export class SpikingAttention implements AttentionCore {
         keys += hist[c];
         pEvents += c * hist[c];
       }
-      const pairs = rows * heads;
       ops.rows += rows;
       ops.ac += qAccumulations + pEvents * hd; // each probability spike adds one value row
       ops.fp_mult += pairs * 2 * hd + 4 * keys; // q/θ and θp per output; θ·dk·scale, p·dv, w/θp per key
