@@ -14,6 +14,8 @@
  */
 #include <stdlib.h>
 
+#include "int_common.h"
+#include "int_tiles.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
@@ -46,11 +48,7 @@ static void i4_scalar(const i4_job *J, int oa, int ob) {
       for (int g = 0; g < nG; g++) {
         const int i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
         int32_t acc = 0;
-        for (int i = i0; i < i1; i++) {
-          const int b = wo[i >> 1];
-          const int f = (i & 1) ? (b >> 4) : (b & 15);
-          acc += cr[i] * ((f ^ 8) - 8);
-        }
+        for (int i = i0; i < i1; i++) acc += cr[i] * nib(wo, i);
         sum += (double)dwo[g] * (double)acc;
       }
       J->y[(long)r * J->m + o] = (float)(s * sum);
@@ -60,15 +58,6 @@ static void i4_scalar(const i4_job *J, int oa, int ob) {
 
 #if defined(I4_VNNI)
 #define TL_XOR_AND 0x28 /* (A ^ B) & C */
-
-static ALWAYS_INLINE void hsum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d, int32_t *out) {
-  __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  __m512i t2 = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
-  __m256i t3 = _mm256_add_epi32(_mm512_castsi512_si256(t2), _mm512_extracti64x4_epi64(t2, 1));
-  __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t3), _mm256_extracti128_si256(t3, 1));
-  _mm_storeu_si128((__m128i *)out, t4);
-}
 
 /* R rows x O outputs (R, O <= 4), all groups, written into y. */
 static ALWAYS_INLINE void i4_tile(const int R, const int O, const i4_job *J, int r0, int o0) {
@@ -99,42 +88,11 @@ static ALWAYS_INLINE void i4_tile(const int R, const int O, const i4_job *J, int
         }
       }
     }
-    for (int r = 0; r < R; r++) {
-      int32_t acc[4];
-      const __m512i z = _mm512_setzero_si512();
-      hsum4_epi32(a[r][0], O > 1 ? a[r][1] : z, O > 2 ? a[r][2] : z, O > 3 ? a[r][3] : z, acc);
-      const int32_t corr = J->csum[(long)(r0 + r) * nG + g];
-      for (int o = 0; o < O; o++) sum[r][o] += (double)J->dw[(long)(o0 + o) * nG + g] * (double)(acc[o] - corr);
-    }
+    vnni_flush(R, O, a, J->csum, J->dw, nG, g, r0, o0, sum);
   }
-  for (int r = 0; r < R; r++)
-    for (int o = 0; o < O; o++) J->y[(long)(r0 + r) * J->m + o0 + o] = (float)(J->scales[r0 + r] * sum[r][o]);
+  tile_store(R, O, sum, J->scales, J->y, J->m, r0, o0);
 }
-
-#define DEF_T(R, O) \
-  static void t_##R##_##O(const i4_job *J, int r0, int o0) { i4_tile(R, O, J, r0, o0); }
-DEF_T(1, 1) DEF_T(1, 2) DEF_T(1, 3) DEF_T(1, 4)
-DEF_T(2, 1) DEF_T(2, 2) DEF_T(2, 3) DEF_T(2, 4)
-DEF_T(3, 1) DEF_T(3, 2) DEF_T(3, 3) DEF_T(3, 4)
-DEF_T(4, 1) DEF_T(4, 2) DEF_T(4, 3) DEF_T(4, 4)
-typedef void (*t_fn)(const i4_job *, int, int);
-static const t_fn TT[5][5] = {
-    {0},
-    {0, t_1_1, t_1_2, t_1_3, t_1_4},
-    {0, t_2_1, t_2_2, t_2_3, t_2_4},
-    {0, t_3_1, t_3_2, t_3_3, t_3_4},
-    {0, t_4_1, t_4_2, t_4_3, t_4_4},
-};
-
-static void i4_vnni(const i4_job *J, int oa, int ob) {
-  for (int o = oa; o < ob; o += 4) {
-    const int O = ob - o < 4 ? ob - o : 4;
-    for (int r = 0; r < J->rows; r += 4) {
-      const int R = J->rows - r < 4 ? J->rows - r : 4;
-      TT[R][O](J, r, o);
-    }
-  }
-}
+DEFINE_TILES_4(i4_tile, i4_job)
 #endif
 
 #define I4_CHUNK 16
@@ -145,7 +103,7 @@ static void i4_chunk(void *ctx, int k) {
   const int ob = oa + I4_CHUNK < J->m ? oa + I4_CHUNK : J->m;
 #if defined(I4_VNNI)
   if (J->ce) {
-    i4_vnni(J, oa, ob);
+    run_tiles(i4_tile_table, 4, J, J->rows, oa, ob);
     return;
   }
 #endif
@@ -160,9 +118,7 @@ int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows,
   int8_t *ce = NULL;
   int32_t *csum = NULL;
 #if defined(I4_VNNI)
-  int fits = G % 2 == 0;
-  for (long k = 0; k < (long)rows * n && fits; k++) fits = c[k] >= -128 && c[k] <= 127;
-  if (fits) {
+  if (G % 2 == 0 && counts_fit(c, (long)rows * n, -128, 127)) {
     ce = (int8_t *)calloc((size_t)rows * rb * 2 + 1, 1);
     csum = (int32_t *)malloc(sizeof(int32_t) * ((size_t)rows * nG + 1));
     if (!ce || !csum) {
@@ -175,13 +131,8 @@ int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows,
       for (int r = 0; r < rows; r++) {
         const int32_t *cr = c + (long)r * n;
         for (int i = 0; i < n; i++) ((i & 1) ? co : ce)[(long)r * rb + (i >> 1)] = (int8_t)cr[i];
-        for (int g = 0; g < nG; g++) {
-          const int i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
-          int32_t s = 0;
-          for (int i = i0; i < i1; i++) s += cr[i];
-          csum[(long)r * nG + g] = s * 8;
-        }
       }
+      group_sums(c, rows, n, G, 8, csum);
       J.ce = ce;
       J.co = co;
       J.csum = csum;

@@ -14,6 +14,8 @@
  */
 #include <stdlib.h>
 
+#include "int_common.h"
+#include "int_tiles.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
@@ -58,15 +60,6 @@ static void im_scalar(const im_job *J, int oa, int ob) {
 }
 
 #if defined(INT_VNNI)
-static ALWAYS_INLINE void hsum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d, int32_t *out) {
-  __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  __m512i t2 = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
-  __m256i t3 = _mm256_add_epi32(_mm512_castsi512_si256(t2), _mm512_extracti64x4_epi64(t2, 1));
-  __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t3), _mm256_extracti128_si256(t3, 1));
-  _mm_storeu_si128((__m128i *)out, t4);
-}
-
 /* R rows x O outputs (R <= 4, O <= 4), all groups, written into y. */
 static ALWAYS_INLINE void vnni_tile(const int R, const int O, const im_job *J, int r0, int o0) {
   const int n = J->n, G = J->G, nG = J->nG;
@@ -87,46 +80,11 @@ static ALWAYS_INLINE void vnni_tile(const int R, const int O, const im_job *J, i
         for (int r = 0; r < R; r++) a[r][o] = _mm512_dpbusd_epi32(a[r][o], wv, cv[r]);
       }
     }
-    for (int r = 0; r < R; r++) {
-      int32_t acc[4];
-      const __m512i z = _mm512_setzero_si512();
-      hsum4_epi32(a[r][0], O > 1 ? a[r][1] : z, O > 2 ? a[r][2] : z, O > 3 ? a[r][3] : z, acc);
-      const int32_t corr = J->csum[(long)(r0 + r) * nG + g];
-      for (int o = 0; o < O; o++) {
-        const int32_t v = acc[o] - corr;
-        sum[r][o] += (double)J->dw[(long)(o0 + o) * nG + g] * (double)v;
-      }
-    }
+    vnni_flush(R, O, a, J->csum, J->dw, nG, g, r0, o0, sum);
   }
-  for (int r = 0; r < R; r++)
-    for (int o = 0; o < O; o++) J->y[(long)(r0 + r) * J->m + o0 + o] = (float)(J->scales[r0 + r] * sum[r][o]);
+  tile_store(R, O, sum, J->scales, J->y, J->m, r0, o0);
 }
-
-#define DEF_VT(R, O) \
-  static void vt_##R##_##O(const im_job *J, int r0, int o0) { vnni_tile(R, O, J, r0, o0); }
-DEF_VT(1, 1) DEF_VT(1, 2) DEF_VT(1, 3) DEF_VT(1, 4)
-DEF_VT(2, 1) DEF_VT(2, 2) DEF_VT(2, 3) DEF_VT(2, 4)
-DEF_VT(3, 1) DEF_VT(3, 2) DEF_VT(3, 3) DEF_VT(3, 4)
-DEF_VT(4, 1) DEF_VT(4, 2) DEF_VT(4, 3) DEF_VT(4, 4)
-typedef void (*vt_fn)(const im_job *, int, int);
-static const vt_fn VT[5][5] = {
-    {0},
-    {0, vt_1_1, vt_1_2, vt_1_3, vt_1_4},
-    {0, vt_2_1, vt_2_2, vt_2_3, vt_2_4},
-    {0, vt_3_1, vt_3_2, vt_3_3, vt_3_4},
-    {0, vt_4_1, vt_4_2, vt_4_3, vt_4_4},
-};
-
-static void im_vnni(const im_job *J, int oa, int ob) {
-  /* output tiles outer: a tile's 4 weight rows stay in L1/L2 across all row tiles */
-  for (int o = oa; o < ob; o += 4) {
-    const int O = ob - o < 4 ? ob - o : 4;
-    for (int r = 0; r < J->rows; r += 4) {
-      const int R = J->rows - r < 4 ? J->rows - r : 4;
-      VT[R][O](J, r, o);
-    }
-  }
-}
+DEFINE_TILES_4(vnni_tile, im_job)
 #endif
 
 
@@ -139,14 +97,7 @@ static ALWAYS_INLINE vi vi_zero(void) { return _mm512_setzero_si512(); }
 static ALWAYS_INLINE vi vi_w(const int8_t *p) { return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)p)); }
 static ALWAYS_INLINE vi vi_c(const int16_t *p) { return _mm512_loadu_si512(p); }
 static ALWAYS_INLINE vi vi_madd(vi acc, vi a, vi b) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
-static ALWAYS_INLINE void vi_sum4(vi a, vi b, vi c, vi d, int32_t *out) {
-  __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  __m512i t2 = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
-  __m256i t3 = _mm256_add_epi32(_mm512_castsi512_si256(t2), _mm512_extracti64x4_epi64(t2, 1));
-  __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t3), _mm256_extracti128_si256(t3, 1));
-  _mm_storeu_si128((__m128i *)out, t4);
-}
+static ALWAYS_INLINE void vi_sum4(vi a, vi b, vi c, vi d, int32_t *out) { hsum4_epi32(a, b, c, d, out); }
 #else
 typedef __m256i vi;
 #define MSTEP 16
@@ -195,38 +146,13 @@ static ALWAYS_INLINE void madd_tile(const int R, const int O, const im_job *J, i
       }
     }
   }
-  for (int r = 0; r < R; r++)
-    for (int o = 0; o < O; o++) J->y[(long)(r0 + r) * J->m + o0 + o] = (float)(J->scales[r0 + r] * sum[r][o]);
+  tile_store(R, O, sum, J->scales, J->y, J->m, r0, o0);
 }
-
-#define DEF_MT(R, O) \
-  static void mt_##R##_##O(const im_job *J, int r0, int o0) { madd_tile(R, O, J, r0, o0); }
-DEF_MT(1, 1) DEF_MT(1, 2) DEF_MT(1, 3) DEF_MT(1, 4)
-DEF_MT(2, 1) DEF_MT(2, 2) DEF_MT(2, 3) DEF_MT(2, 4)
 #if MR_I >= 4
-DEF_MT(3, 1) DEF_MT(3, 2) DEF_MT(3, 3) DEF_MT(3, 4)
-DEF_MT(4, 1) DEF_MT(4, 2) DEF_MT(4, 3) DEF_MT(4, 4)
+DEFINE_TILES_4(madd_tile, im_job)
+#else
+DEFINE_TILES_2(madd_tile, im_job)
 #endif
-typedef void (*mt_fn)(const im_job *, int, int);
-static const mt_fn MT[5][5] = {
-    {0},
-    {0, mt_1_1, mt_1_2, mt_1_3, mt_1_4},
-    {0, mt_2_1, mt_2_2, mt_2_3, mt_2_4},
-#if MR_I >= 4
-    {0, mt_3_1, mt_3_2, mt_3_3, mt_3_4},
-    {0, mt_4_1, mt_4_2, mt_4_3, mt_4_4},
-#endif
-};
-
-static void im_madd(const im_job *J, int oa, int ob) {
-  for (int o = oa; o < ob; o += 4) {
-    const int O = ob - o < 4 ? ob - o : 4;
-    for (int r = 0; r < J->rows; r += MR_I) {
-      const int R = J->rows - r < MR_I ? J->rows - r : MR_I;
-      MT[R][O](J, r, o);
-    }
-  }
-}
 #endif
 
 #define IM_CHUNK 16 /* outputs per chunk */
@@ -237,13 +163,13 @@ static void im_chunk(void *ctx, int k) {
   const int ob = oa + IM_CHUNK < J->m ? oa + IM_CHUNK : J->m;
 #if defined(INT_VNNI)
   if (J->c8) {
-    im_vnni(J, oa, ob);
+    run_tiles(vnni_tile_table, 4, J, J->rows, oa, ob);
     return;
   }
 #endif
 #if defined(INT_MADD)
   if (J->c16) {
-    im_madd(J, oa, ob);
+    run_tiles(madd_tile_table, MR_I, J, J->rows, oa, ob);
     return;
   }
 #endif
@@ -258,9 +184,7 @@ int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, i
   int32_t *csum = NULL;
   int16_t *c16 = NULL;
 #if defined(INT_VNNI)
-  int fits = 1;
-  for (long k = 0; k < (long)rows * n && fits; k++) fits = c[k] >= -128 && c[k] <= 127;
-  if (fits) {
+  if (counts_fit(c, (long)rows * n, -128, 127)) {
     c8 = (int8_t *)malloc((size_t)rows * n + 1);
     csum = (int32_t *)malloc(sizeof(int32_t) * ((size_t)rows * nG + 1));
     if (!c8 || !csum) {
@@ -270,13 +194,7 @@ int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, i
       csum = NULL;
     } else {
       for (long k = 0; k < (long)rows * n; k++) c8[k] = (int8_t)c[k];
-      for (int r = 0; r < rows; r++)
-        for (int g = 0; g < nG; g++) {
-          const int i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
-          int32_t s = 0;
-          for (int i = i0; i < i1; i++) s += c[(long)r * n + i];
-          csum[(long)r * nG + g] = s * 128;
-        }
+      group_sums(c, rows, n, G, 128, csum);
       J.c8 = c8;
       J.csum = csum;
     }
@@ -284,9 +202,7 @@ int k_int_matmul(const int8_t *W, const float *dw, const int32_t *c, int rows, i
 #endif
 #if defined(INT_MADD)
   if (!J.c8) {
-    int fits16 = 1;
-    for (long k = 0; k < (long)rows * n && fits16; k++) fits16 = c[k] >= -32768 && c[k] <= 32767;
-    if (fits16 && (c16 = (int16_t *)malloc(sizeof(int16_t) * ((size_t)rows * n + 1))) != NULL) {
+    if (counts_fit(c, (long)rows * n, -32768, 32767) && (c16 = (int16_t *)malloc(sizeof(int16_t) * ((size_t)rows * n + 1))) != NULL) {
       for (long k = 0; k < (long)rows * n; k++) c16[k] = (int16_t)c[k];
       J.c16 = c16;
     }

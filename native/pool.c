@@ -159,6 +159,18 @@ void pool_run(pool_fn fn, void *ctx, int nchunks, int nt) {
   atomic_flag_clear(&busy);
 }
 
+static _Thread_local void *tl_scratch;
+static _Thread_local size_t tl_scratch_cap;
+
+void *pool_scratch(size_t bytes) {
+  if (bytes > tl_scratch_cap) {
+    free(tl_scratch);
+    tl_scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    tl_scratch_cap = tl_scratch ? bytes : 0;
+  }
+  return tl_scratch;
+}
+
 void pool_shutdown(void) {
   while (atomic_flag_test_and_set(&busy)) CPU_RELAX();
   atomic_store(&stop_flag, 1);

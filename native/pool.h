@@ -14,6 +14,8 @@
 #ifndef SDLLM_POOL_H
 #define SDLLM_POOL_H
 
+#include <stddef.h>
+
 typedef void (*pool_fn)(void *ctx, int chunk);
 
 /* Sets the number of threads kernels use (the caller included); clamps to [1, POOL_MAX_THREADS]. */
@@ -23,6 +25,9 @@ int pool_get_threads(void);
 void pool_run(pool_fn fn, void *ctx, int nchunks, int nt);
 /* Stops and joins the workers (env cleanup); the pool restarts lazily on the next run. */
 void pool_shutdown(void);
+/* Scratch of at least `bytes` for the calling thread (64-byte aligned), kept and reused across calls so
+   that chunk functions allocate only when they first need more; NULL when out of memory. */
+void *pool_scratch(size_t bytes);
 
 #define POOL_MAX_THREADS 64
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "int_common.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
@@ -231,11 +232,6 @@ static void acc_scalar(const int8_t *base, long m, const int32_t *idx, const int
   }
 }
 
-/* sum[o] += (double)dw[o] * (double)acc[o]: element-wise, vectorised by the compiler, no FMA. */
-static ALWAYS_INLINE void flush(double *restrict sum, const float *restrict dw, const int32_t *restrict acc, int len) {
-  for (int o = 0; o < len; o++) sum[o] += (double)dw[o] * (double)acc[o];
-}
-
 typedef struct {
   const spike_weights *w;
   int rows, nG;
@@ -273,12 +269,7 @@ static void do_chunk(const spike_job *J, int o0, int len, int nv) {
         flush(sums + r * len, dw, acc, len);
       }
     }
-    for (int r = 0; r < rb; r++) {
-      const double s = J->scales[r0 + r];
-      const double *sr = sums + r * len;
-      float *yr = J->y + (long)(r0 + r) * J->yStride + o0;
-      for (int o = 0; o < len; o++) yr[o] = (float)(s * sr[o]);
-    }
+    store_rows(sums, rb, len, J->scales + r0, J->y + (long)r0 * J->yStride + o0, J->yStride);
   }
 }
 
@@ -312,8 +303,9 @@ static void run_job(spike_job *J, long nnz) {
   pool_run(spike_chunk, J, nchunks, work < PARALLEL_MIN_WORK ? 1 : nt);
 }
 
-static int counts_rows(const spike_weights *w, const int32_t *c, long cStride, int rows, const double *scales,
-                       float *y, long yStride) {
+static int counts_rows(const void *wv, const int32_t *c, long cStride, int rows, const double *scales, float *y,
+                       long yStride) {
+  const spike_weights *w = (const spike_weights *)wv;
   const int n = w->n, G = w->G;
   const int nG = (n + G - 1) / G;
   long nnz = 0;
@@ -353,24 +345,15 @@ static int counts_rows(const spike_weights *w, const int32_t *c, long cStride, i
   return 0;
 }
 
-/* Batches are cut into slices of ROWS_SLICE rows: bounded scratch, int32 entry offsets. */
-#define ROWS_SLICE 256
-
 int k_spike_counts_rows(const spike_weights *w, const int32_t *c, long cStride, int rows,
                         const double *scales, float *y, long yStride) {
-  for (int r0 = 0; r0 < rows; r0 += ROWS_SLICE) {
-    const int rs = rows - r0 < ROWS_SLICE ? rows - r0 : ROWS_SLICE;
-    if (counts_rows(w, c + (long)r0 * cStride, cStride, rs, scales + r0, y + (long)r0 * yStride, yStride) != 0)
-      return -1;
-  }
-  return 0;
+  return by_row_slices(counts_rows, w, c, cStride, rows, scales, y, yStride);
 }
 
 int k_spike_events(const spike_weights *w, const int8_t *trains, int T, double scale, float *y) {
   const int n = w->n, G = w->G;
   const int nG = (n + G - 1) / G;
-  long nev = 0;
-  for (long k = 0; k < (long)T * n; k++) nev += trains[k] != 0;
+  const long nev = count_events(trains, (long)T * n);
   if (nev > 0x7fffffffL) return -1; /* entry offsets are int32 */
   int32_t *gofs = (int32_t *)malloc(sizeof(int32_t) * ((size_t)nG + 1));
   int32_t *eidx = (int32_t *)malloc(sizeof(int32_t) * (size_t)(nev > 0 ? nev : 1) * 2);

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "int_common.h"
 #include "kernels.h"
 #include "pool.h"
 #include "simd.h"
@@ -70,17 +71,35 @@ typedef struct {
   int cu;    /* units per chunk */
 } s4_job;
 
-/* The value of row o of a packed column (sign-extended nibble). */
-static ALWAYS_INLINE int nib(const uint8_t *col, int o) {
-  const int b = col[o >> 1];
-  const int f = (o & 1) ? (b >> 4) : (b & 15);
-  return (f ^ 8) - 8;
-}
-
 #if defined(S4_VNNI)
 
 /* _mm512_ternarylogic_epi32 immediate of (A ^ B) & C */
 #define TL_XOR_AND 0x28
+
+/*
+ * a[0 .. 8) += one quad's counts cv (four int8, one per column) times 64 bytes (128 rows) of its
+ * columns c0..c3, loaded under mask k: the interleave, nibble conversion and vpdpbusd of the
+ * header comment.
+ */
+static ALWAYS_INLINE void quad_unit(const uint8_t *c0, const uint8_t *c1, const uint8_t *c2, const uint8_t *c3,
+                                    __mmask64 k, __m512i cv, __m512i *a) {
+  const __m512i k08 = _mm512_set1_epi8(0x08), k0f = _mm512_set1_epi8(0x0f);
+  const __m512i B0 = _mm512_maskz_loadu_epi8(k, c0), B1 = _mm512_maskz_loadu_epi8(k, c1);
+  const __m512i B2 = _mm512_maskz_loadu_epi8(k, c2), B3 = _mm512_maskz_loadu_epi8(k, c3);
+  const __m512i t0 = _mm512_unpacklo_epi8(B0, B1), t1 = _mm512_unpackhi_epi8(B0, B1);
+  const __m512i t2 = _mm512_unpacklo_epi8(B2, B3), t3 = _mm512_unpackhi_epi8(B2, B3);
+  __m512i qv[4];
+  qv[0] = _mm512_unpacklo_epi16(t0, t2);
+  qv[1] = _mm512_unpackhi_epi16(t0, t2);
+  qv[2] = _mm512_unpacklo_epi16(t1, t3);
+  qv[3] = _mm512_unpackhi_epi16(t1, t3);
+  for (int s = 0; s < 4; s++) {
+    const __m512i lo = _mm512_ternarylogic_epi32(qv[s], k08, k0f, TL_XOR_AND);
+    const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qv[s], 4), k08, k0f, TL_XOR_AND);
+    a[s] = _mm512_dpbusd_epi32(a[s], lo, cv);
+    a[4 + s] = _mm512_dpbusd_epi32(a[4 + s], hi, cv);
+  }
+}
 
 /*
  * a[NB*8] += the quads [0, nq) on NB units starting at byte offset 0 of base + col * cb, the
@@ -89,7 +108,6 @@ static ALWAYS_INLINE int nib(const uint8_t *col, int o) {
  */
 static ALWAYS_INLINE void quads_nb(const int NB, const uint8_t *base, long cb, const int32_t *qidx,
                                    const int32_t *qcnt, int nq, __m512i *a, __mmask64 lastmask) {
-  const __m512i k08 = _mm512_set1_epi8(0x08), k0f = _mm512_set1_epi8(0x0f);
   for (int q = 0; q < nq; q++) {
     const uint8_t *c0 = base + (long)qidx[4 * q] * cb, *c1 = base + (long)qidx[4 * q + 1] * cb;
     const uint8_t *c2 = base + (long)qidx[4 * q + 2] * cb, *c3 = base + (long)qidx[4 * q + 3] * cb;
@@ -99,24 +117,9 @@ static ALWAYS_INLINE void quads_nb(const int NB, const uint8_t *base, long cb, c
         for (int b = 0; b < NB; b++) _mm_prefetch((const char *)(base + (long)pi[t] * cb + 64 * b), _MM_HINT_T0);
     }
     const __m512i cv = _mm512_set1_epi32(qcnt[q]);
-    for (int b = 0; b < NB; b++) {
-      const __mmask64 k = b == NB - 1 ? lastmask : ~(__mmask64)0;
-      const __m512i B0 = _mm512_maskz_loadu_epi8(k, c0 + 64 * b), B1 = _mm512_maskz_loadu_epi8(k, c1 + 64 * b);
-      const __m512i B2 = _mm512_maskz_loadu_epi8(k, c2 + 64 * b), B3 = _mm512_maskz_loadu_epi8(k, c3 + 64 * b);
-      const __m512i t0 = _mm512_unpacklo_epi8(B0, B1), t1 = _mm512_unpackhi_epi8(B0, B1);
-      const __m512i t2 = _mm512_unpacklo_epi8(B2, B3), t3 = _mm512_unpackhi_epi8(B2, B3);
-      __m512i qv[4];
-      qv[0] = _mm512_unpacklo_epi16(t0, t2);
-      qv[1] = _mm512_unpackhi_epi16(t0, t2);
-      qv[2] = _mm512_unpacklo_epi16(t1, t3);
-      qv[3] = _mm512_unpackhi_epi16(t1, t3);
-      for (int s = 0; s < 4; s++) {
-        const __m512i lo = _mm512_ternarylogic_epi32(qv[s], k08, k0f, TL_XOR_AND);
-        const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qv[s], 4), k08, k0f, TL_XOR_AND);
-        a[8 * b + s] = _mm512_dpbusd_epi32(a[8 * b + s], lo, cv);
-        a[8 * b + 4 + s] = _mm512_dpbusd_epi32(a[8 * b + 4 + s], hi, cv);
-      }
-    }
+    for (int b = 0; b < NB; b++)
+      quad_unit(c0 + 64 * b, c1 + 64 * b, c2 + 64 * b, c3 + 64 * b, b == NB - 1 ? lastmask : ~(__mmask64)0, cv,
+                a + 8 * b);
   }
 }
 
@@ -138,7 +141,6 @@ static void quads_2_reg(const uint8_t *base, long cb, const int32_t *qidx, const
  */
 static void quad_sweep(const uint8_t *base, long cb, const int32_t *qi, int32_t qc, const int32_t *next, int nu,
                        __m512i *A, __mmask64 lastmask) {
-  const __m512i k08 = _mm512_set1_epi8(0x08), k0f = _mm512_set1_epi8(0x0f);
   const uint8_t *c0 = base + (long)qi[0] * cb, *c1 = base + (long)qi[1] * cb;
   const uint8_t *c2 = base + (long)qi[2] * cb, *c3 = base + (long)qi[3] * cb;
   const __m512i cv = _mm512_set1_epi32(qc);
@@ -152,23 +154,8 @@ static void quad_sweep(const uint8_t *base, long cb, const int32_t *qi, int32_t 
           pc++;
         }
       }
-    const __mmask64 k = u == nu - 1 ? lastmask : ~(__mmask64)0;
-    const __m512i B0 = _mm512_maskz_loadu_epi8(k, c0 + 64 * u), B1 = _mm512_maskz_loadu_epi8(k, c1 + 64 * u);
-    const __m512i B2 = _mm512_maskz_loadu_epi8(k, c2 + 64 * u), B3 = _mm512_maskz_loadu_epi8(k, c3 + 64 * u);
-    const __m512i t0 = _mm512_unpacklo_epi8(B0, B1), t1 = _mm512_unpackhi_epi8(B0, B1);
-    const __m512i t2 = _mm512_unpacklo_epi8(B2, B3), t3 = _mm512_unpackhi_epi8(B2, B3);
-    __m512i qv[4];
-    qv[0] = _mm512_unpacklo_epi16(t0, t2);
-    qv[1] = _mm512_unpackhi_epi16(t0, t2);
-    qv[2] = _mm512_unpacklo_epi16(t1, t3);
-    qv[3] = _mm512_unpackhi_epi16(t1, t3);
-    __m512i *a = A + 8 * u;
-    for (int s = 0; s < 4; s++) {
-      const __m512i lo = _mm512_ternarylogic_epi32(qv[s], k08, k0f, TL_XOR_AND);
-      const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qv[s], 4), k08, k0f, TL_XOR_AND);
-      a[s] = _mm512_dpbusd_epi32(a[s], lo, cv);
-      a[4 + s] = _mm512_dpbusd_epi32(a[4 + s], hi, cv);
-    }
+    quad_unit(c0 + 64 * u, c1 + 64 * u, c2 + 64 * u, c3 + 64 * u, u == nu - 1 ? lastmask : ~(__mmask64)0, cv,
+              A + 8 * u);
   }
 }
 
@@ -197,44 +184,14 @@ static ALWAYS_INLINE void unit_rows(const __m512i *a, int32_t corr, int32_t *out
   }
 }
 
-/* out[0 .. len) = exact int32 sums of the (row, group)'s quads over the chunk's rows (nu units). */
-static void group_acc4(const uint8_t *base, long cb, int nu, int len, const int32_t *qidx, const int32_t *qcnt, int nq,
-                       int32_t corr, int32_t *out) {
-  const int lastBytes = ((len - (nu - 1) * UNIT) + 1) >> 1; /* 1 .. 64 */
-  const __mmask64 lastmask = lastBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastBytes) - 1);
-  int32_t tmp[UNIT] __attribute__((aligned(64)));
-  {
-    __m512i a[8 * SUB_UNITS];
-    for (int v = 0; v < 8 * nu; v++) a[v] = _mm512_setzero_si512();
-    if (nu == 2) quads_2_reg(base, cb, qidx, qcnt, nq, a, lastmask);
-    else quads_1_reg(base, cb, qidx, qcnt, nq, a, lastmask);
-    for (int u = 0; u < nu; u++) {
-      const int rows = len - u * UNIT < UNIT ? len - u * UNIT : UNIT;
-      if (rows == UNIT) unit_rows(a + 8 * u, corr, out + u * UNIT);
-      else {
-        unit_rows(a + 8 * u, corr, tmp);
-        memcpy(out + u * UNIT, tmp, sizeof(int32_t) * rows);
-      }
-    }
-  }
+/* The load mask of the last of nu units over rows [0, len): its packed bytes (1 .. 64). */
+static ALWAYS_INLINE __mmask64 last_unit_mask(int len, int nu) {
+  const int lastBytes = ((len - (nu - 1) * UNIT) + 1) >> 1;
+  return lastBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastBytes) - 1);
 }
 
-/* Exact int32 sums of a group's quads over all m rows (one row of a big layer), into out[0 .. m). */
-/* One slice of rows [0, len) (base points at its first byte in column 0): all quads, into out. */
-static void group_slice(const uint8_t *base, long cb, int len, const int32_t *qidx, const int32_t *qcnt, int nq,
-                        int32_t corr, __m512i *A, int32_t *out) {
-  const int nu = (len + UNIT - 1) / UNIT;
-  const int lastBytes = ((len - (nu - 1) * UNIT) + 1) >> 1;
-  const __mmask64 lastmask = lastBytes >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << lastBytes) - 1);
-  for (int v = 0; v < 8 * nu; v++) A[v] = _mm512_setzero_si512();
-  /* prefetch distance: D quads, about 4 KB ahead (short columns need several quads of lead) */
-  const long sb = (long)nu * 64; /* bytes of each column in this slice */
-  int D = (int)((4096 + 4 * sb - 1) / (4 * sb));
-  if (D > 8) D = 8;
-  for (int q = 0; q < D && q < nq; q++)
-    for (int t = 0; t < 4; t++)
-      for (int u = 0; u < nu; u++) _mm_prefetch((const char *)(base + (long)qidx[4 * q + t] * cb + 64 * u), _MM_HINT_T0);
-  for (int q = 0; q < nq; q++) quad_sweep(base, cb, qidx + 4 * q, qcnt[q], q + D < nq ? qidx + 4 * (q + D) : NULL, nu, A, lastmask);
+/* out[0 .. len) = the accumulators A[8 * nu] of rows [0, len) in row order, minus corr. */
+static ALWAYS_INLINE void units_out(const __m512i *A, int nu, int len, int32_t corr, int32_t *out) {
   int32_t tmp[UNIT] __attribute__((aligned(64)));
   for (int u = 0; u < nu; u++) {
     const int rows = len - u * UNIT < UNIT ? len - u * UNIT : UNIT;
@@ -244,6 +201,34 @@ static void group_slice(const uint8_t *base, long cb, int len, const int32_t *qi
       memcpy(out + u * UNIT, tmp, sizeof(int32_t) * rows);
     }
   }
+}
+
+/* out[0 .. len) = exact int32 sums of the (row, group)'s quads over the chunk's rows (nu units). */
+static void group_acc4(const uint8_t *base, long cb, int nu, int len, const int32_t *qidx, const int32_t *qcnt, int nq,
+                       int32_t corr, int32_t *out) {
+  const __mmask64 lastmask = last_unit_mask(len, nu);
+  __m512i a[8 * SUB_UNITS];
+  for (int v = 0; v < 8 * nu; v++) a[v] = _mm512_setzero_si512();
+  if (nu == 2) quads_2_reg(base, cb, qidx, qcnt, nq, a, lastmask);
+  else quads_1_reg(base, cb, qidx, qcnt, nq, a, lastmask);
+  units_out(a, nu, len, corr, out);
+}
+
+/* One slice of rows [0, len) (base points at its first byte in column 0): all quads, into out. */
+static void group_slice(const uint8_t *base, long cb, int len, const int32_t *qidx, const int32_t *qcnt, int nq,
+                        int32_t corr, __m512i *A, int32_t *out) {
+  const int nu = (len + UNIT - 1) / UNIT;
+  const __mmask64 lastmask = last_unit_mask(len, nu);
+  for (int v = 0; v < 8 * nu; v++) A[v] = _mm512_setzero_si512();
+  /* prefetch distance: D quads, about 4 KB ahead (short columns need several quads of lead) */
+  const long sb = (long)nu * 64; /* bytes of each column in this slice */
+  int D = (int)((4096 + 4 * sb - 1) / (4 * sb));
+  if (D > 8) D = 8;
+  for (int q = 0; q < D && q < nq; q++)
+    for (int t = 0; t < 4; t++)
+      for (int u = 0; u < nu; u++) _mm_prefetch((const char *)(base + (long)qidx[4 * q + t] * cb + 64 * u), _MM_HINT_T0);
+  for (int q = 0; q < nq; q++) quad_sweep(base, cb, qidx + 4 * q, qcnt[q], q + D < nq ? qidx + 4 * (q + D) : NULL, nu, A, lastmask);
+  units_out(A, nu, len, corr, out);
 }
 
 /*
@@ -319,14 +304,23 @@ static void group_acc4(const uint8_t *base, long cb, int nu, int len, const int3
   }
   spill16(ae, ao, len, out, spilled);
 }
+#endif
 
-static void group_full(const uint8_t *base, long cb, int m, const int32_t *qidx, const int32_t *qcnt, int nq,
-                       int32_t corr, void *scratch, int32_t *out) {
-  (void)scratch;
+/* Exact int32 sums of a group's quads over all m rows, in chunks of register-sized accumulators. */
+static void group_chunks(const uint8_t *base, long cb, int m, const int32_t *qidx, const int32_t *qcnt, int nq,
+                         int32_t corr, int32_t *out) {
   for (int o0 = 0; o0 < m; o0 += CHUNK) {
     const int len = m - o0 < CHUNK ? m - o0 : CHUNK;
     group_acc4(base + o0 / 2, cb, (len + UNIT - 1) / UNIT, len, qidx, qcnt, nq, corr, out + o0);
   }
+}
+
+#if !defined(S4_VNNI)
+/* Without VNNI the chunks serve big layers too: no scratch. */
+static void group_full(const uint8_t *base, long cb, int m, const int32_t *qidx, const int32_t *qcnt, int nq,
+                       int32_t corr, void *scratch, int32_t *out) {
+  (void)scratch;
+  group_chunks(base, cb, m, qidx, qcnt, nq, corr, out);
 }
 #define SCRATCH_BYTES(m) ((size_t)64)
 #endif
@@ -338,10 +332,6 @@ static void big_acc(const uint8_t *base, long cb, int len, const int32_t *bidx, 
     const int32_t c = bcnt[k];
     for (int o = 0; o < len; o++) out[o] += c * nib(col, o);
   }
-}
-
-static ALWAYS_INLINE void flush(double *restrict sum, const float *restrict dw, const int32_t *restrict acc, int len) {
-  for (int o = 0; o < len; o++) sum[o] += (double)dw[o] * (double)acc[o];
 }
 
 /* Output units [u0, u1) of every row. */
@@ -370,12 +360,7 @@ static void do_chunk4(const s4_job *J, int u0, int u1) {
         flush(sums + (long)r * len, dw, acc, len);
       }
     }
-    for (int r = 0; r < rb; r++) {
-      const double s = J->scales[r0 + r];
-      const double *sr = sums + (long)r * len;
-      float *yr = J->y + (long)(r0 + r) * J->yStride + o0;
-      for (int o = 0; o < len; o++) yr[o] = (float)(s * sr[o]);
-    }
+    store_rows(sums, rb, len, J->scales + r0, J->y + (long)r0 * J->yStride + o0, J->yStride);
   }
 }
 
@@ -495,18 +480,6 @@ typedef struct {
   int fchunk;
 } s4_split;
 
-static _Thread_local void *tl_scratch;
-static _Thread_local size_t tl_cap;
-
-static void *scratch(size_t bytes) {
-  if (bytes > tl_cap) {
-    free(tl_scratch);
-    tl_scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    tl_cap = tl_scratch ? bytes : 0;
-  }
-  return tl_scratch;
-}
-
 static ALWAYS_INLINE int silent(const s4_lists *L, long rg) {
   return L->qofs[rg] == L->qofs[rg + 1] && L->bofs[rg] == L->bofs[rg + 1];
 }
@@ -520,14 +493,10 @@ static void split_group(void *ctx, int g) {
   int32_t *out = S->accG + (long)g * w->m;
   const int q0 = L->qofs[g], q1 = L->qofs[g + 1], b0 = L->bofs[g], b1 = L->bofs[g + 1];
   if (q0 < q1) {
-    void *A = scratch(SCRATCH_BYTES(w->m));
-    if (!A) { /* out of memory in a worker: fall back to register-sized slices (no scratch) */
-      for (int o0 = 0; o0 < w->m; o0 += CHUNK) {
-        const int len = w->m - o0 < CHUNK ? w->m - o0 : CHUNK;
-        group_acc4(w->packed + o0 / 2, cb, (len + UNIT - 1) / UNIT, len, L->qidx + 4 * (long)q0, L->qcnt + q0, q1 - q0,
-                   L->corr[g], out + o0);
-      }
-    } else
+    void *A = pool_scratch(SCRATCH_BYTES(w->m));
+    if (!A) /* out of memory in a worker: fall back to register-sized chunks (no scratch) */
+      group_chunks(w->packed, cb, w->m, L->qidx + 4 * (long)q0, L->qcnt + q0, q1 - q0, L->corr[g], out);
+    else
       group_full(w->packed, cb, w->m, L->qidx + 4 * (long)q0, L->qcnt + q0, q1 - q0, L->corr[g], A, out);
   } else
     memset(out, 0, sizeof(int32_t) * w->m);
@@ -545,7 +514,7 @@ static void split_flush(void *ctx, int k) {
     if (silent(S->L, g)) continue;
     flush(sums, w->dwT + (long)g * m + o0, S->accG + (long)g * m + o0, len);
   }
-  for (int o = 0; o < len; o++) S->y[o0 + o] = (float)(S->scale * sums[o]);
+  store_rows(sums, 1, len, &S->scale, S->y + o0, 0);
 }
 
 static int run4(const spike4_weights *w, int rows, int nG, const s4_lists *Lp, long nnz, const double *scales, float *y,
@@ -573,7 +542,9 @@ static int run4(const spike4_weights *w, int rows, int nG, const s4_lists *Lp, l
   return 0;
 }
 
-static int counts_rows4(const spike4_weights *w, const int32_t *c, int rows, const double *scales, float *y) {
+static int counts_rows4(const void *wv, const int32_t *c, long cStride, int rows, const double *scales, float *y,
+                        long yStride) {
+  const spike4_weights *w = (const spike4_weights *)wv;
   const int n = w->n, G = w->G;
   const int nG = (n + G - 1) / G;
   const long ngr = (long)rows * nG;
@@ -582,7 +553,7 @@ static int counts_rows4(const spike4_weights *w, const int32_t *c, int rows, con
   B.q = B.b = 0;
   long nnz = 0;
   for (int r = 0; r < rows; r++) {
-    const int32_t *cr = c + (long)r * n;
+    const int32_t *cr = c + (long)r * cStride;
     for (int g = 0; g < nG; g++) {
       const long rg = (long)r * nG + g;
       b_open(&B, rg);
@@ -596,26 +567,19 @@ static int counts_rows4(const spike4_weights *w, const int32_t *c, int rows, con
     }
   }
   b_end(&B, ngr);
-  const int rc = run4(w, rows, nG, &B.L, nnz, scales, y, w->m);
+  const int rc = run4(w, rows, nG, &B.L, nnz, scales, y, yStride);
   lists_release();
   return rc;
 }
 
-#define ROWS_SLICE 256
-
 int k_spike_counts_rows4(const spike4_weights *w, const int32_t *c, int rows, const double *scales, float *y) {
-  for (int r0 = 0; r0 < rows; r0 += ROWS_SLICE) {
-    const int rs = rows - r0 < ROWS_SLICE ? rows - r0 : ROWS_SLICE;
-    if (counts_rows4(w, c + (long)r0 * w->n, rs, scales + r0, y + (long)r0 * w->m) != 0) return -1;
-  }
-  return 0;
+  return by_row_slices(counts_rows4, w, c, w->n, rows, scales, y, w->m);
 }
 
 int k_spike_events4(const spike4_weights *w, const int8_t *trains, int T, double scale, float *y) {
   const int n = w->n, G = w->G;
   const int nG = (n + G - 1) / G;
-  long nev = 0;
-  for (long k = 0; k < (long)T * n; k++) nev += trains[k] != 0;
+  const long nev = count_events(trains, (long)T * n);
   if (nev > 0x1fffffffL) return -1; /* quad offsets are int32 */
   s4_builder B;
   if (lists_alloc(nG, nev, &B.L) != 0) return -1;

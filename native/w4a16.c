@@ -183,25 +183,13 @@ typedef struct {
   int nG, gpt, ntasks;
 } w4_split;
 
-static _Thread_local void *tl_scratch;
-static _Thread_local size_t tl_cap;
-
-static void *scratch(size_t bytes) {
-  if (bytes > tl_cap) {
-    free(tl_scratch);
-    tl_scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    tl_cap = tl_scratch ? bytes : 0;
-  }
-  return tl_scratch;
-}
-
 static void split_task(void *ctx, int k) {
   const w4_split *S = (const w4_split *)ctx;
   const spike4_weights *w = S->w;
   const int m = w->m, n = w->n, G = w->G;
   const long cb = (m + 1) / 2;
   const int np = (m + 31) / 32;
-  __m512 *buf = (__m512 *)scratch(sizeof(__m512) * (size_t)np * 4);
+  __m512 *buf = (__m512 *)pool_scratch(sizeof(__m512) * (size_t)np * 4);
   float *part = S->part + (long)k * m;
   const int g0 = k * S->gpt, g1 = g0 + S->gpt < S->nG ? g0 + S->gpt : S->nG;
   if (!buf) { /* out of memory in a worker: register-sized chunks, summed into part */
