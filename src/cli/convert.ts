@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import fs from 'node:fs';
 import { DEFAULT_MODEL } from '../paths.js';
 import { fail } from '../errors.js';
-import { loadMethodModel } from '../sdllm/load.js';
+import { convertCheckpoint } from '../sdllm/convert.js';
 import { describeMethod } from '../sdllm/method.js';
-import { writeSdllmFile } from '../formats/sdllm-file.js';
 import { addMethodOptions, methodLoadOptions, type MethodFlags } from './method-options.js';
 
 interface ConvertFlags extends MethodFlags {
@@ -16,7 +15,7 @@ interface ConvertFlags extends MethodFlags {
 export function registerConvert(program: Command): void {
   const cmd = program
     .command('convert')
-    .description('convert a checkpoint into one SDLLM file: rotated, 4-bit packed weights, calibrated γ per layer')
+    .description('convert a checkpoint into one SDLLM file: rotated, 4-bit packed weights, calibrated γ per layer (one layer at a time, so memory holds one float layer)')
     .option('--model <path>', 'Hugging Face folder or llama2.c .bin', DEFAULT_MODEL)
     .requiredOption('--out <file>', 'converted-model file to write (e.g. model.sdllm)')
     .option('--json', 'print what was written as JSON');
@@ -24,9 +23,7 @@ export function registerConvert(program: Command): void {
   cmd.action((f: ConvertFlags) => {
     if (f.method === 'fp') fail('--method fp has nothing to convert; choose a quantized or spiking method');
     const t0 = performance.now();
-    const { prepared, method, calibration } = loadMethodModel(f.model, methodLoadOptions(f));
-    if (!prepared) fail(`method ${method.method} has nothing to convert`);
-    writeSdllmFile(f.out, prepared);
+    const { method, calibration } = convertCheckpoint(f.model, f.out, methodLoadOptions(f));
     const bytes = fs.statSync(f.out).size;
     const secs = (performance.now() - t0) / 1000;
     if (f.json) {

@@ -27,12 +27,39 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
-export interface TensorToWrite {
+/** What the header says of a tensor to write: where it goes follows from the order and sizes. */
+export interface TensorSpec {
   name: string;
   dtype: DType;
   shape: number[];
+}
+
+export interface TensorToWrite extends TensorSpec {
   /** The bytes, or a function that makes them when the writer reaches this tensor (keeps peak memory to one tensor). */
   data: Uint8Array | (() => Uint8Array);
+}
+
+/** Byte size of a tensor's data. */
+export function tensorByteSize(t: TensorSpec): number {
+  return t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype];
+}
+
+/** The header JSON (unpadded) of tensors laid out back to back in the given order. */
+export function safetensorsHeaderJson(specs: readonly TensorSpec[], metadata: Record<string, string>): string {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of specs) {
+    const size = tensorByteSize(t);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  return JSON.stringify(header);
+}
+
+/** Header space for `json`: its UTF-8 bytes rounded up so the data section starts 8-byte aligned (typed-array views). */
+export function alignedHeaderBytes(json: string): number {
+  return Math.ceil((new TextEncoder().encode(json).length + 8) / 8) * 8 - 8;
 }
 
 /** A header larger than this is not a model header; refusing it bounds what we allocate. */

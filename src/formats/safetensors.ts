@@ -4,12 +4,12 @@
  * safetensors-core.ts, which has no node: imports so the web page parses fetched bytes with it.
  */
 import fs from 'node:fs';
-import { DTYPE_BYTES, toFloat32 } from './dtype.js';
+import { toFloat32 } from './dtype.js';
 import { fail } from '../errors.js';
-import { checkHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type TensorInfo, type TensorToWrite } from './safetensors-core.js';
+import { alignedHeaderBytes, checkHeaderLength, parseSafetensorsHeader, safetensorsHeaderJson, tensorByteSize, type SafetensorsHeader, type TensorInfo, type TensorSpec, type TensorToWrite } from './safetensors-core.js';
 
 export { MAX_HEADER_BYTES, readSafetensorsBytes, parseSafetensorsHeader, tensorBytesOf, tensorF32Of, bytesTensorSource } from './safetensors-core.js';
-export type { SafetensorsHeader, TensorInfo, TensorToWrite } from './safetensors-core.js';
+export type { SafetensorsHeader, TensorInfo, TensorSpec, TensorToWrite } from './safetensors-core.js';
 
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
   let fd: number;
@@ -91,40 +91,77 @@ export function readTensorF32(info: TensorInfo, path: string): Float32Array {
 }
 
 /**
- * Writes a safetensors file atomically: to a temporary file beside the target, then renamed,
- * so an interrupted write never leaves a half file under the real name.
- * Tensors are streamed one at a time; `data` may be produced lazily by the caller.
+ * A safetensors file written tensor by tensor in a fixed layout, the header last: `headerBytes`
+ * are reserved up front, so metadata known only at the end (calibrated γ) goes into them, padded
+ * with spaces (JSON allows trailing whitespace). The file is written beside the target under a
+ * temporary name and renamed by finish(), so an interrupted write never leaves a half file under
+ * the real name.
  */
-export function writeSafetensors(path: string, list: TensorToWrite[], metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
-  const sizes = list.map((t) => t.shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[t.dtype]);
-  list.forEach((t, i) => {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + sizes[i]] };
-    offset += sizes[i];
-  });
-  let json = JSON.stringify(header);
-  // Pad the header with spaces to a multiple of 8 so the data section is aligned for typed-array views.
-  json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8);
-  const hbytes = Buffer.from(json, 'utf8');
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
+export class SafetensorsWriter {
+  private readonly tmp: string;
+  private readonly fd: number;
+  private next = 0;
+  private position: number;
+
+  constructor(readonly path: string, private readonly specs: readonly TensorSpec[], readonly headerBytes: number) {
+    if (headerBytes % 8 !== 0) throw new Error(`SafetensorsWriter: header space ${headerBytes} is not a multiple of 8`);
+    this.tmp = `${path}.tmp-${process.pid}`;
+    try {
+      this.fd = fs.openSync(this.tmp, 'w');
+    } catch (e) {
+      fail(`cannot write: ${fileProblem(e)}`, path);
+    }
+    this.position = 8 + headerBytes;
+  }
+
+  /** Writes the next tensor of the layout, which must be `name`. */
+  write(name: string, data: Uint8Array): void {
+    const spec = this.specs[this.next];
+    if (!spec || spec.name !== name) throw new Error(`SafetensorsWriter: got ${name}, the layout expects ${spec?.name ?? 'no more tensors'}`);
+    const size = tensorByteSize(spec);
+    if (data.byteLength !== size) throw new Error(`SafetensorsWriter: ${name} has ${data.byteLength} bytes, its shape needs ${size}`);
+    this.writeAt(data, this.position);
+    this.position += size;
+    this.next++;
+  }
+
+  /** Writes the header with `metadata` into its reserved space and renames the file into place. */
+  finish(metadata: Record<string, string>): void {
+    if (this.next !== this.specs.length) throw new Error(`SafetensorsWriter: ${this.specs.length - this.next} tensors were not written`);
+    const json = safetensorsHeaderJson(this.specs, metadata);
+    const needed = alignedHeaderBytes(json);
+    if (needed > this.headerBytes) throw new Error(`SafetensorsWriter: the header needs ${needed} bytes, ${this.headerBytes} were reserved`);
+    const head = Buffer.alloc(8 + this.headerBytes, ' ');
+    head.writeBigUInt64LE(BigInt(this.headerBytes));
+    head.write(json, 8, 'utf8');
+    this.writeAt(head, 0);
+    fs.closeSync(this.fd);
+    fs.renameSync(this.tmp, this.path);
+  }
+
+  /** Removes the temporary file (after a failure). */
+  abort(): void {
+    try { fs.closeSync(this.fd); } catch { /* already closed */ }
+    fs.rmSync(this.tmp, { force: true });
+  }
+
+  private writeAt(data: Uint8Array, position: number): void {
+    for (let done = 0; done < data.byteLength; ) done += fs.writeSync(this.fd, data, done, data.byteLength - done, position + done);
+  }
+}
+
+/**
+ * Writes a safetensors file atomically (see SafetensorsWriter). Tensors are streamed one at a
+ * time; `data` may be produced lazily by the caller. `headerBytes`: header space to reserve at
+ * least (the header's own size, aligned, when larger).
+ */
+export function writeSafetensors(path: string, list: TensorToWrite[], metadata: Record<string, string> = {}, headerBytes = 0): void {
+  const w = new SafetensorsWriter(path, list, Math.max(headerBytes, alignedHeaderBytes(safetensorsHeaderJson(list, metadata))));
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(hbytes.length));
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, hbytes);
-    list.forEach((t, i) => {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      if (data.byteLength !== sizes[i]) throw new Error(`writeSafetensors: ${t.name} has ${data.byteLength} bytes, its shape needs ${sizes[i]}`);
-      fs.writeSync(fd, data);
-    });
-    fs.closeSync(fd);
-    fs.renameSync(tmp, path);
+    for (const t of list) w.write(t.name, typeof t.data === 'function' ? t.data() : t.data);
+    w.finish(metadata);
   } catch (e) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
-    fs.rmSync(tmp, { force: true });
+    w.abort();
     throw e;
   }
 }

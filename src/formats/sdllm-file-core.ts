@@ -11,7 +11,7 @@
  * method, rules, source, tokenizer.
  */
 import { fail } from '../errors.js';
-import { readSafetensorsBytes, tensorBytesOf, type SafetensorsHeader, type TensorInfo, type TensorToWrite } from './safetensors-core.js';
+import { alignedHeaderBytes, readSafetensorsBytes, safetensorsHeaderJson, tensorBytesOf, type SafetensorsHeader, type TensorInfo, type TensorSpec, type TensorToWrite } from './safetensors-core.js';
 import { HfTokenizer } from './hf-tokenizer-core.js';
 import type { PreparedModel, PreparedLinear, PreparedLayer, LayerLinear } from '../sdllm/prepare.js';
 import { LAYER_LINEARS, linearName } from '../sdllm/prepare.js';
@@ -19,6 +19,7 @@ import { bytesPerColumn, type QuantizedWeights, type WeightBits } from '../quant
 import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { MethodConfig } from '../sdllm/method.js';
+import type { ThresholdRule } from '../spike/threshold.js';
 
 export const SDLLM_FORMAT = 'sdllm';
 export const SDLLM_FORMAT_VERSION = '1';
@@ -45,43 +46,108 @@ export interface TokenizerCodec {
   decode(meta: Record<string, unknown> & { kind: string }, bytes: Uint8Array, vocabSize: number, path: string): Tokenizer;
 }
 
-/** The tensors and metadata of a converted-model file for `p`, in file order. */
-export function encodeSdllm(p: PreparedModel, codec?: TokenizerCodec): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
-  const c = p.config;
-  const tensors: TensorToWrite[] = [];
-  const float = (name: string, a: Float32Array, shape: number[]) => tensors.push({ name, dtype: 'F32', shape, data: f32(a) });
-  const linear = (pl: PreparedLinear) => {
-    if (pl.qw) {
-      tensors.push({ name: `${pl.name}.qweight`, dtype: 'U8', shape: [pl.inFeatures, bytesPerColumn(pl.qw.bits, pl.outFeatures)], data: pl.qw.packed });
-      float(`${pl.name}.scales`, pl.qw.scales, [pl.outFeatures, pl.qw.nGroups]);
-    } else float(`${pl.name}.weight`, pl.weight!, [pl.outFeatures, pl.inFeatures]);
-    if (pl.bias) float(`${pl.name}.bias`, pl.bias, [pl.outFeatures]);
+/** Quantized layout of a linear of `method`: bits, effective group size and groups, or null when it stays float. */
+function quantLayout(m: MethodConfig, inF: number, quantized: boolean): { bits: WeightBits; nGroups: number } | null {
+  if (!quantized || m.weightBits === null) return null;
+  return { bits: m.weightBits, nGroups: Math.ceil(inF / Math.min(m.groupSize, inF)) };
+}
+
+/**
+ * Names, dtypes and shapes of a converted file's tensors, in file order. They follow from the
+ * config, the method and the tokenizer's size alone, so a converter lays the file out before it
+ * converts anything; encodeSdllm fills the same layout from a whole prepared model.
+ */
+export function sdllmTensorSpecs(c: ModelConfig, m: MethodConfig, tokenizerBytes: number | null): TensorSpec[] {
+  const specs: TensorSpec[] = [];
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const shapes: Record<LayerLinear, [number, number]> = {
+    q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
   };
-  float('model.embed_tokens.weight', p.embed_tokens, [c.vocab_size, c.hidden_size]);
-  p.layers.forEach((l, i) => {
-    float(`model.layers.${i}.input_layernorm.weight`, l.input_layernorm, [c.hidden_size]);
-    float(`model.layers.${i}.post_attention_layernorm.weight`, l.post_attention_layernorm, [c.hidden_size]);
-    for (const r of LAYER_LINEARS) linear(l.linears[r]);
-  });
-  float('model.norm.weight', p.norm, [c.hidden_size]);
-  linear(p.lm_head);
-  let tokenizer: Record<string, unknown>;
-  const other = p.tokenizer instanceof HfTokenizer ? null : codec?.encode(p.tokenizer);
-  if (p.tokenizer instanceof HfTokenizer) tokenizer = { kind: 'huggingface', json: p.tokenizer.tokenizerJson, config: p.tokenizer.tokenizerConfig };
-  else if (other) {
-    tokenizer = other.meta;
-    tensors.push({ name: 'tokenizer.bin', dtype: 'U8', shape: [other.bytes.length], data: other.bytes });
-  } else throw new Error('writeSdllmFile: unknown tokenizer kind');
-  const metadata = {
+  const linear = (name: string, outF: number, inF: number, quantized: boolean, bias: boolean) => {
+    const q = quantLayout(m, inF, quantized);
+    if (q) specs.push({ name: `${name}.qweight`, dtype: 'U8', shape: [inF, bytesPerColumn(q.bits, outF)] }, { name: `${name}.scales`, dtype: 'F32', shape: [outF, q.nGroups] });
+    else specs.push({ name: `${name}.weight`, dtype: 'F32', shape: [outF, inF] });
+    if (bias) specs.push({ name: `${name}.bias`, dtype: 'F32', shape: [outF] });
+  };
+  specs.push({ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [c.vocab_size, d] });
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    specs.push({ name: `model.layers.${l}.input_layernorm.weight`, dtype: 'F32', shape: [d] }, { name: `model.layers.${l}.post_attention_layernorm.weight`, dtype: 'F32', shape: [d] });
+    for (const r of LAYER_LINEARS) linear(linearName(l, r), shapes[r][0], shapes[r][1], true, c.attention_bias && (r === 'q_proj' || r === 'k_proj' || r === 'v_proj'));
+  }
+  specs.push({ name: 'model.norm.weight', dtype: 'F32', shape: [d] });
+  linear('lm_head', c.vocab_size, d, m.lmHead === 'spiking', false);
+  if (tokenizerBytes !== null) specs.push({ name: 'tokenizer.bin', dtype: 'U8', shape: [tokenizerBytes] });
+  return specs;
+}
+
+/** The tensors of one prepared linear, by name, in file order. */
+function linearTensors(pl: PreparedLinear): [string, Uint8Array][] {
+  const out: [string, Uint8Array][] = pl.qw ? [[`${pl.name}.qweight`, pl.qw.packed], [`${pl.name}.scales`, f32(pl.qw.scales)]] : [[`${pl.name}.weight`, f32(pl.weight!)]];
+  if (pl.bias) out.push([`${pl.name}.bias`, f32(pl.bias)]);
+  return out;
+}
+
+export function embeddingTensors(embed: Float32Array): [string, Uint8Array][] {
+  return [['model.embed_tokens.weight', f32(embed)]];
+}
+
+export function layerTensors(l: PreparedLayer, i: number): [string, Uint8Array][] {
+  return [
+    [`model.layers.${i}.input_layernorm.weight`, f32(l.input_layernorm)],
+    [`model.layers.${i}.post_attention_layernorm.weight`, f32(l.post_attention_layernorm)],
+    ...LAYER_LINEARS.flatMap((r) => linearTensors(l.linears[r])),
+  ];
+}
+
+export function headTensors(norm: Float32Array, lmHead: PreparedLinear): [string, Uint8Array][] {
+  return [['model.norm.weight', f32(norm)], ...linearTensors(lmHead)];
+}
+
+/** How a tokenizer travels in a converted file: metadata, and for non-Hugging Face ones the tokenizer.bin bytes. */
+export function sdllmTokenizer(t: Tokenizer, codec?: TokenizerCodec): { meta: Record<string, unknown>; bytes: Uint8Array | null } {
+  if (t instanceof HfTokenizer) return { meta: { kind: 'huggingface', json: t.tokenizerJson, config: t.tokenizerConfig }, bytes: null };
+  const other = codec?.encode(t);
+  if (!other) throw new Error('writeSdllmFile: unknown tokenizer kind');
+  return { meta: other.meta, bytes: other.bytes };
+}
+
+export function sdllmMetadata(c: ModelConfig, m: MethodConfig, tokenizerMeta: Record<string, unknown>, rules: Record<string, ThresholdRule>, source: Record<string, unknown>): Record<string, string> {
+  return {
     format: SDLLM_FORMAT,
     version: SDLLM_FORMAT_VERSION,
     config: stringify(c),
-    method: stringify(p.method),
-    rules: stringify(p.rules),
-    source: stringify(p.source),
-    tokenizer: stringify(tokenizer),
+    method: stringify(m),
+    rules: stringify(rules),
+    source: stringify(source),
+    tokenizer: stringify(tokenizerMeta),
   };
-  return { tensors, metadata };
+}
+
+/**
+ * Header space of a converted file: the header without rules and source, plus room for them
+ * (the calibrated γ and calibration record of every linear, the source path), known before
+ * calibration. Every writer reserves the same, so a file is the same bytes however it was made.
+ */
+export function sdllmHeaderBytes(specs: readonly TensorSpec[], c: ModelConfig, m: MethodConfig, tokenizerMeta: Record<string, unknown>): number {
+  const linears = LAYER_LINEARS.length * c.num_hidden_layers + 1;
+  return alignedHeaderBytes(safetensorsHeaderJson(specs, sdllmMetadata(c, m, tokenizerMeta, {}, {}))) + 16384 + 512 * linears;
+}
+
+/** The tensors, metadata and header space of a converted-model file for `p`, in file order. */
+export function encodeSdllm(p: PreparedModel, codec?: TokenizerCodec): { tensors: TensorToWrite[]; metadata: Record<string, string>; headerBytes: number } {
+  const c = p.config;
+  const tok = sdllmTokenizer(p.tokenizer, codec);
+  const data = new Map([
+    ...embeddingTensors(p.embed_tokens),
+    ...p.layers.flatMap((l, i) => layerTensors(l, i)),
+    ...headTensors(p.norm, p.lm_head),
+    ...(tok.bytes ? ([['tokenizer.bin', tok.bytes]] as [string, Uint8Array][]) : []),
+  ]);
+  const specs = sdllmTensorSpecs(c, p.method, tok.bytes?.length ?? null);
+  if (data.size !== specs.length || specs.some((s) => !data.has(s.name)))
+    throw new Error(`encodeSdllm: the prepared model's ${data.size} tensors do not match the layout's ${specs.length}`);
+  const tensors = specs.map((s) => ({ ...s, data: data.get(s.name)! }));
+  return { tensors, metadata: sdllmMetadata(c, p.method, tok.meta, p.rules, p.source), headerBytes: sdllmHeaderBytes(specs, c, p.method, tok.meta) };
 }
 
 export interface DecodeSdllmOptions {

@@ -8,12 +8,16 @@
  * too); this module reads and writes files.
  */
 import fs from 'node:fs';
-import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type SafetensorsHeader } from './safetensors.js';
+import { readSafetensorsHeader, readTensorBytes, writeSafetensors, SafetensorsWriter, type SafetensorsHeader } from './safetensors.js';
 import { Llama2cTokenizer, spmOptionsFrom } from './llama2c-tokenizer.js';
 import type { PreparedModel } from '../sdllm/prepare.js';
-import { decodeSdllm, encodeSdllm, isSdllmHeader, type TokenizerCodec } from './sdllm-file-core.js';
+import { decodeSdllm, encodeSdllm, isSdllmHeader, sdllmHeaderBytes, sdllmMetadata, sdllmTensorSpecs, sdllmTokenizer, type TokenizerCodec } from './sdllm-file-core.js';
+import type { ModelConfig } from '../model/config.js';
+import type { MethodConfig } from '../sdllm/method.js';
+import type { Tokenizer } from '../model/tokenizer.js';
+import type { ThresholdRule } from '../spike/threshold.js';
 
-export { SDLLM_FORMAT, SDLLM_FORMAT_VERSION, encodeSdllm, decodeSdllm, readSdllmBytes, isSdllmHeader, type TokenizerCodec } from './sdllm-file-core.js';
+export { SDLLM_FORMAT, SDLLM_FORMAT_VERSION, encodeSdllm, decodeSdllm, readSdllmBytes, isSdllmHeader, embeddingTensors, layerTensors, headTensors, type TokenizerCodec } from './sdllm-file-core.js';
 
 /**
  * llama2.c tokenizers in converted files: {kind: 'llama2c', options} and the tokenizer.bin bytes;
@@ -34,8 +38,37 @@ export function isSdllmFile(path: string): boolean {
 }
 
 export function writeSdllmFile(path: string, p: PreparedModel): void {
-  const { tensors, metadata } = encodeSdllm(p, llama2cTokenizerCodec);
-  writeSafetensors(path, tensors, metadata);
+  const { tensors, metadata, headerBytes } = encodeSdllm(p, llama2cTokenizerCodec);
+  writeSafetensors(path, tensors, metadata, headerBytes);
+}
+
+/**
+ * A converted-model file written part by part as a converter produces it (embeddings, then each
+ * layer, then the head), in the layout encodeSdllm gives a whole model: the same bytes as
+ * writeSdllmFile for the same prepared weights, rules and source.
+ */
+export class SdllmFileWriter {
+  private readonly w: SafetensorsWriter;
+  private readonly tokenizer: { meta: Record<string, unknown>; bytes: Uint8Array | null };
+
+  constructor(path: string, private readonly config: ModelConfig, private readonly method: MethodConfig, tokenizer: Tokenizer) {
+    this.tokenizer = sdllmTokenizer(tokenizer, llama2cTokenizerCodec);
+    const specs = sdllmTensorSpecs(config, method, this.tokenizer.bytes?.length ?? null);
+    this.w = new SafetensorsWriter(path, specs, sdllmHeaderBytes(specs, config, method, this.tokenizer.meta));
+  }
+
+  write(tensors: [string, Uint8Array][]): void {
+    for (const [name, data] of tensors) this.w.write(name, data);
+  }
+
+  finish(rules: Record<string, ThresholdRule>, source: Record<string, unknown>): void {
+    if (this.tokenizer.bytes) this.w.write('tokenizer.bin', this.tokenizer.bytes);
+    this.w.finish(sdllmMetadata(this.config, this.method, this.tokenizer.meta, rules, source));
+  }
+
+  abort(): void {
+    this.w.abort();
+  }
 }
 
 export function readSdllmFile(path: string): PreparedModel {

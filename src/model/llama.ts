@@ -51,7 +51,8 @@ export interface ForwardOptions {
   allLogits?: boolean;
 }
 
-class Workspace {
+/** Activation buffers of one call, reused across calls. */
+export class Workspace {
   rows = 0;
   x = new Float32Array(0);
   xn = new Float32Array(0);
@@ -93,8 +94,7 @@ export class LlamaModel {
   readonly parts: ModelParts;
   /** Metadata of where the model came from, for `sdllm info` and reports. */
   readonly source: Record<string, unknown>;
-  private readonly rope: RopeTable;
-  private readonly ws: Workspace;
+  private readonly runner: DecoderRunner;
   /** Operation counters while set (energy/count.ts turns them on). */
   ops: ModelOps | null = null;
 
@@ -103,8 +103,7 @@ export class LlamaModel {
     this.tokenizer = tokenizer;
     this.parts = parts;
     this.source = source;
-    this.rope = new RopeTable(inverseFrequencies(config));
-    this.ws = new Workspace(config);
+    this.runner = new DecoderRunner(config);
   }
 
   newCache(capacity = 0): KVCache {
@@ -133,8 +132,8 @@ export class LlamaModel {
     if (end > c.max_position_embeddings)
       fail(`sequence of ${end} tokens is longer than the model's context (max_position_embeddings = ${c.max_position_embeddings})`);
     cache.reserve(end);
-    this.rope.ensure(end);
-    const ws = this.ws;
+    const runner = this.runner, ws = runner.ws;
+    runner.rope.ensure(end);
     ws.ensure(rows, end, allLogits ? rows : 1);
     const d = c.hidden_size;
 
@@ -144,18 +143,8 @@ export class LlamaModel {
       ws.x.set(this.parts.embed_tokens.subarray(id * d, id * d + d), r * d);
     }
 
-    for (let l = 0; l < c.num_hidden_layers; l++) {
-      const layer = this.parts.layers[l];
-      rmsNorm(ws.x, layer.input_layernorm, ws.xn, rows, d, c.rms_norm_eps);
-      this.attention(l, layer, rows, start, cache);
-      addInPlace(ws.x, ws.proj, rows * d);
-      rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
-      layer.gate_proj.forward(ws.xn, ws.gate, rows);
-      layer.up_proj.forward(ws.xn, ws.up, rows);
-      siluMul(ws.gate, ws.up, rows * c.intermediate_size);
-      layer.down_proj.forward(ws.gate, ws.proj, rows);
-      addInPlace(ws.x, ws.proj, rows * d);
-    }
+    for (let l = 0; l < c.num_hidden_layers; l++)
+      runner.layer(this.parts.layers[l], rows, start, cache.keys[l], cache.values[l], this.ops?.attention[l] ?? null);
     cache.length = end;
     if (this.ops) this.countOther(this.ops.other, rows, allLogits ? rows : 1);
 
@@ -171,7 +160,53 @@ export class LlamaModel {
     countOtherOps(this.config, ops, rows, normRows);
   }
 
-  private attention(l: number, layer: DecoderLayer, rows: number, start: number, cache: KVCache): void {
+}
+
+/**
+ * Runs decoder layers on the hidden states of a workspace: the body of every model step, and
+ * layer-wise calibration, which carries hidden states from one layer to the next itself.
+ */
+export class DecoderRunner {
+  readonly rope: RopeTable;
+  readonly ws: Workspace;
+
+  constructor(readonly config: ModelConfig) {
+    this.rope = new RopeTable(inverseFrequencies(config));
+    this.ws = new Workspace(config);
+  }
+
+  /**
+   * One decoder layer on a fresh sequence: x ([rows, hidden], positions 0..rows-1) is replaced by
+   * the layer's output. Layer-wise calibration runs the model this way, one layer at a time, with
+   * the very arithmetic of step().
+   */
+  runLayer(layer: DecoderLayer, x: Float32Array, rows: number): void {
+    const c = this.config, ws = this.ws, n = rows * c.hidden_size;
+    if (rows > c.max_position_embeddings)
+      fail(`sequence of ${rows} tokens is longer than the model's context (max_position_embeddings = ${c.max_position_embeddings})`);
+    this.rope.ensure(rows);
+    ws.ensure(rows, rows, 0);
+    const kvd = c.num_key_value_heads * c.head_dim;
+    ws.x.set(x.subarray(0, n));
+    this.layer(layer, rows, 0, new Float32Array(rows * kvd), new Float32Array(rows * kvd), null);
+    x.set(ws.x.subarray(0, n));
+  }
+
+  /** The layer body: ws.x (rows at positions start..) through `layer`, its keys and values into K and V. */
+  layer(layer: DecoderLayer, rows: number, start: number, K: Float32Array, V: Float32Array, attOps: OpCounts | null): void {
+    const c = this.config, ws = this.ws, d = c.hidden_size;
+    rmsNorm(ws.x, layer.input_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+    this.attention(layer, rows, start, K, V, attOps);
+    addInPlace(ws.x, ws.proj, rows * d);
+    rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+    layer.gate_proj.forward(ws.xn, ws.gate, rows);
+    layer.up_proj.forward(ws.xn, ws.up, rows);
+    siluMul(ws.gate, ws.up, rows * c.intermediate_size);
+    layer.down_proj.forward(ws.gate, ws.proj, rows);
+    addInPlace(ws.x, ws.proj, rows * d);
+  }
+
+  private attention(layer: DecoderLayer, rows: number, start: number, K: Float32Array, V: Float32Array, attOps: OpCounts | null): void {
     const c = this.config, ws = this.ws;
     const hd = c.head_dim, half = hd / 2, nh = c.num_attention_heads, nkv = c.num_key_value_heads;
     const qd = nh * hd, kvd = nkv * hd;
@@ -179,7 +214,6 @@ export class LlamaModel {
     layer.q_proj.forward(ws.xn, ws.q, rows);
     layer.k_proj.forward(ws.xn, ws.k, rows);
     layer.v_proj.forward(ws.xn, ws.v, rows);
-    const K = cache.keys[l], V = cache.values[l];
     for (let r = 0; r < rows; r++) {
       const pos = start + r;
       for (let h = 0; h < nh; h++) applyRope(ws.q, r * qd + h * hd, half, pos, this.rope, interleaved);
@@ -189,7 +223,7 @@ export class LlamaModel {
     V.set(ws.v.subarray(0, rows * kvd), start * kvd);
 
     const shape = { heads: nh, kvHeads: nkv, headDim: hd, window: c.sliding_window };
-    (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape, this.ops?.attention[l] ?? null);
+    (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape, attOps);
     layer.o_proj.forward(ws.att, ws.proj, rows);
   }
 }

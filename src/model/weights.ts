@@ -29,37 +29,53 @@ export interface FloatWeights {
   lm_head: Float32Array;
 }
 
-export function readFloatWeights(src: TensorSource, c: ModelConfig): FloatWeights {
-  const read = (name: string, shape: number[]): Float32Array => {
-    if (!src.has(name)) fail(`tensor ${name} is missing from the checkpoint`, src.path);
-    const got = src.shape(name);
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i]))
-      fail(`tensor ${name} has shape [${got}] but the config implies [${shape}]`, src.path);
-    return src.readF32(name);
-  };
+/** Reads a tensor as float32 after checking its shape against what the config implies. */
+function readChecked(src: TensorSource, name: string, shape: number[]): Float32Array {
+  if (!src.has(name)) fail(`tensor ${name} is missing from the checkpoint`, src.path);
+  const got = src.shape(name);
+  if (got.length !== shape.length || got.some((d, i) => d !== shape[i]))
+    fail(`tensor ${name} has shape [${got}] but the config implies [${shape}]`, src.path);
+  return src.readF32(name);
+}
+
+export function readEmbedding(src: TensorSource, c: ModelConfig): Float32Array {
+  return readChecked(src, 'model.embed_tokens.weight', [c.vocab_size, c.hidden_size]);
+}
+
+export function readFinalNorm(src: TensorSource, c: ModelConfig): Float32Array {
+  return readChecked(src, 'model.norm.weight', [c.hidden_size]);
+}
+
+/** lm_head as its own array: the embedding read again when tied (some tied checkpoints still ship lm_head.weight; the embedding is the one we keep). */
+export function readHead(src: TensorSource, c: ModelConfig): Float32Array {
+  return c.tie_word_embeddings ? readEmbedding(src, c) : readChecked(src, 'lm_head.weight', [c.vocab_size, c.hidden_size]);
+}
+
+/** The float weights of decoder layer `l`. */
+export function readLayerWeights(src: TensorSource, c: ModelConfig, l: number): FloatLayerWeights {
+  const read = (name: string, shape: number[]) => readChecked(src, name, shape);
   const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
-  const embed = read('model.embed_tokens.weight', [c.vocab_size, d]);
-  const layers: FloatLayerWeights[] = [];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `model.layers.${l}.`;
-    const bias = (n: string, len: number) => (c.attention_bias ? read(`${p}self_attn.${n}.bias`, [len]) : null);
-    layers.push({
-      input_layernorm: read(`${p}input_layernorm.weight`, [d]),
-      q_proj: read(`${p}self_attn.q_proj.weight`, [qd, d]),
-      k_proj: read(`${p}self_attn.k_proj.weight`, [kvd, d]),
-      v_proj: read(`${p}self_attn.v_proj.weight`, [kvd, d]),
-      o_proj: read(`${p}self_attn.o_proj.weight`, [d, qd]),
-      q_bias: bias('q_proj', qd),
-      k_bias: bias('k_proj', kvd),
-      v_bias: bias('v_proj', kvd),
-      post_attention_layernorm: read(`${p}post_attention_layernorm.weight`, [d]),
-      gate_proj: read(`${p}mlp.gate_proj.weight`, [I, d]),
-      up_proj: read(`${p}mlp.up_proj.weight`, [I, d]),
-      down_proj: read(`${p}mlp.down_proj.weight`, [d, I]),
-    });
-  }
-  const norm = read('model.norm.weight', [d]);
-  // Some tied checkpoints still ship lm_head.weight; the embedding is the one we keep.
-  const lm_head = c.tie_word_embeddings ? embed : read('lm_head.weight', [c.vocab_size, d]);
-  return { embed_tokens: embed, layers, norm, lm_head };
+  const p = `model.layers.${l}.`;
+  const bias = (n: string, len: number) => (c.attention_bias ? read(`${p}self_attn.${n}.bias`, [len]) : null);
+  return {
+    input_layernorm: read(`${p}input_layernorm.weight`, [d]),
+    q_proj: read(`${p}self_attn.q_proj.weight`, [qd, d]),
+    k_proj: read(`${p}self_attn.k_proj.weight`, [kvd, d]),
+    v_proj: read(`${p}self_attn.v_proj.weight`, [kvd, d]),
+    o_proj: read(`${p}self_attn.o_proj.weight`, [d, qd]),
+    q_bias: bias('q_proj', qd),
+    k_bias: bias('k_proj', kvd),
+    v_bias: bias('v_proj', kvd),
+    post_attention_layernorm: read(`${p}post_attention_layernorm.weight`, [d]),
+    gate_proj: read(`${p}mlp.gate_proj.weight`, [I, d]),
+    up_proj: read(`${p}mlp.up_proj.weight`, [I, d]),
+    down_proj: read(`${p}mlp.down_proj.weight`, [d, I]),
+  };
+}
+
+export function readFloatWeights(src: TensorSource, c: ModelConfig): FloatWeights {
+  const embed = readEmbedding(src, c);
+  const layers = Array.from({ length: c.num_hidden_layers }, (_, l) => readLayerWeights(src, c, l));
+  const norm = readFinalNorm(src, c);
+  return { embed_tokens: embed, layers, norm, lm_head: c.tie_word_embeddings ? embed : readHead(src, c) };
 }

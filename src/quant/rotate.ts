@@ -9,7 +9,7 @@
  * The float function of the model is unchanged up to rounding (tested).
  */
 import type { ModelConfig } from '../model/config.js';
-import type { FloatWeights } from '../model/weights.js';
+import type { FloatLayerWeights } from '../model/weights.js';
 import type { Linear } from '../model/linear.js';
 import type { OpCounts } from '../energy/ops.js';
 import { BlockHadamard, RandomizedHadamard } from './hadamard.js';
@@ -24,43 +24,58 @@ function scaleColumns(W: Float32Array, rows: number, cols: number, v: Float32Arr
   for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) W[r * cols + i] *= v[i];
 }
 
-export function foldNorms(w: FloatWeights, c: ModelConfig): void {
-  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
-  for (const l of w.layers) {
-    scaleColumns(l.q_proj, qd, d, l.input_layernorm);
-    scaleColumns(l.k_proj, kvd, d, l.input_layernorm);
-    scaleColumns(l.v_proj, kvd, d, l.input_layernorm);
-    l.input_layernorm.fill(1);
-    scaleColumns(l.gate_proj, I, d, l.post_attention_layernorm);
-    scaleColumns(l.up_proj, I, d, l.post_attention_layernorm);
-    l.post_attention_layernorm.fill(1);
-  }
-  // A tied head reads the embedding's array: untie it first, since only the head gets the norm.
-  if (w.lm_head === w.embed_tokens) w.lm_head = w.embed_tokens.slice();
-  scaleColumns(w.lm_head, c.vocab_size, d, w.norm);
-  w.norm.fill(1);
+/** The rotations of one model: Q on the residual stream and the online block Hadamards fused into inputs. */
+export interface Rotations {
+  Q: RandomizedHadamard;
+  down: BlockHadamard | null;
+  o: BlockHadamard | null;
 }
 
-/** Folds norms and rotates `w` in place. */
-export function rotateWeights(w: FloatWeights, c: ModelConfig, seed: number, online: readonly OnlineSite[]): void {
-  foldNorms(w, c);
+export function makeRotations(c: ModelConfig, seed: number, online: readonly OnlineSite[]): Rotations {
+  return {
+    Q: new RandomizedHadamard(c.hidden_size, seed),
+    down: online.includes('down_proj') ? new BlockHadamard(c.intermediate_size, onlineSeed(seed, 'down_proj')) : null,
+    o: online.includes('o_proj') ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(seed, 'o_proj')) : null,
+  };
+}
+
+/**
+ * Folds one layer's norms into the linears that read them and rotates its weights, in place.
+ * Layers are independent of each other here, so a converter can do this one layer at a time.
+ */
+export function rotateLayer(l: FloatLayerWeights, c: ModelConfig, r: Rotations): void {
   const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
-  const Q = new RandomizedHadamard(d, seed);
-  Q.rotateRows(w.embed_tokens, c.vocab_size);
-  Q.rotateRows(w.lm_head, c.vocab_size);
-  const down = online.includes('down_proj') ? new BlockHadamard(I, onlineSeed(seed, 'down_proj')) : null;
-  const o = online.includes('o_proj') ? new BlockHadamard(qd, onlineSeed(seed, 'o_proj')) : null;
-  for (const l of w.layers) {
-    Q.rotateRows(l.q_proj, qd);
-    Q.rotateRows(l.k_proj, kvd);
-    Q.rotateRows(l.v_proj, kvd);
-    Q.rotateRows(l.gate_proj, I);
-    Q.rotateRows(l.up_proj, I);
-    Q.rotateColumns(l.o_proj, qd);
-    Q.rotateColumns(l.down_proj, I);
-    down?.rotateWeightInputs(l.down_proj, d, I);
-    o?.rotateWeightInputs(l.o_proj, d, qd);
-  }
+  scaleColumns(l.q_proj, qd, d, l.input_layernorm);
+  scaleColumns(l.k_proj, kvd, d, l.input_layernorm);
+  scaleColumns(l.v_proj, kvd, d, l.input_layernorm);
+  l.input_layernorm.fill(1);
+  scaleColumns(l.gate_proj, I, d, l.post_attention_layernorm);
+  scaleColumns(l.up_proj, I, d, l.post_attention_layernorm);
+  l.post_attention_layernorm.fill(1);
+  r.Q.rotateRows(l.q_proj, qd);
+  r.Q.rotateRows(l.k_proj, kvd);
+  r.Q.rotateRows(l.v_proj, kvd);
+  r.Q.rotateRows(l.gate_proj, I);
+  r.Q.rotateRows(l.up_proj, I);
+  r.Q.rotateColumns(l.o_proj, qd);
+  r.Q.rotateColumns(l.down_proj, I);
+  r.down?.rotateWeightInputs(l.down_proj, d, I);
+  r.o?.rotateWeightInputs(l.o_proj, d, qd);
+}
+
+/** Rotates the embeddings in place. */
+export function rotateEmbeddings(embed: Float32Array, c: ModelConfig, r: Rotations): void {
+  r.Q.rotateRows(embed, c.vocab_size);
+}
+
+/**
+ * Folds the final norm into lm_head and rotates it, in place. A tied head reads the embedding's
+ * array: pass a copy, since only the head gets the norm.
+ */
+export function rotateHead(lmHead: Float32Array, norm: Float32Array, c: ModelConfig, r: Rotations): void {
+  scaleColumns(lmHead, c.vocab_size, c.hidden_size, norm);
+  norm.fill(1);
+  r.Q.rotateRows(lmHead, c.vocab_size);
 }
 
 /**

@@ -5,7 +5,9 @@
  * inputs, Ŵ·θc. The inputs are the layer's real inputs, captured while the model (still at its
  * starting γ) runs the calibration tokens. No gradients, no training: plug-and-play.
  */
-import type { LlamaModel } from '../model/llama.js';
+import { DecoderRunner, type LlamaModel, type DecoderLayer } from '../model/llama.js';
+import type { ModelConfig } from '../model/config.js';
+import { fail } from '../errors.js';
 import { dequantize } from '../quant/weights.js';
 import { kernels } from '../kernels/registry.js';
 import { SpikeLinear } from '../spike/spike-linear.js';
@@ -36,66 +38,99 @@ export interface LayerCalibration {
 
 /** Calibrates γ of every SpikeLinear in `model` (in place); returns what it chose per input. */
 export function calibrateGamma(model: LlamaModel, method: MethodConfig, ids: number[], opts: CalibrationOptions = {}): LayerCalibration[] {
-  const a = method.activations;
-  if (a.kind !== 'ternary') return [];
-  const L = a.L;
-  const grid = opts.grid ?? GAMMA_GRID;
-  const ctx = Math.min(opts.ctx ?? 512, model.config.max_position_embeddings);
-  const maxRows = opts.rows ?? 512;
+  if (method.activations.kind !== 'ternary') return [];
+  const cal = new LayerwiseCalibration(model.config, model.parts.embed_tokens, method, ids, opts);
+  const layers = model.parts.layers;
+  return layers.flatMap((layer, l) => {
+    opts.onProgress?.(l, layers.length, `layer ${l}`);
+    const r = cal.layer(layer);
+    if (l === layers.length - 1) opts.onProgress?.(layers.length, layers.length, 'done');
+    return r;
+  });
+}
 
-  // Linears reading the same input share one γ: group them by the input they see.
-  const sites: SpikeLinear[][] = [];
-  for (const layer of model.parts.layers) {
+/**
+ * γ calibration one decoder layer at a time, so a converter needs only the layer at hand: the
+ * hidden states of the calibration windows (cut into `ctx`-token sequences, each from position 0)
+ * are carried from layer to layer. Each layer runs at its starting rules while its inputs are
+ * captured, so every layer sees what a whole-model run at the starting γ would give it.
+ */
+export class LayerwiseCalibration {
+  private readonly runner: DecoderRunner;
+  private readonly hidden: Float32Array[] = [];
+
+  constructor(
+    config: ModelConfig,
+    embed: Float32Array,
+    private readonly method: MethodConfig,
+    ids: number[],
+    private readonly opts: CalibrationOptions = {},
+  ) {
+    this.runner = new DecoderRunner(config);
+    const d = config.hidden_size;
+    const ctx = Math.min(opts.ctx ?? 512, config.max_position_embeddings);
+    for (let start = 0; start < ids.length; start += ctx) {
+      const w = ids.slice(start, start + ctx);
+      if (w.length < 2) continue;
+      const x = new Float32Array(w.length * d);
+      w.forEach((id, r) => {
+        if (!Number.isInteger(id) || id < 0 || id >= config.vocab_size) fail(`token id ${id} is outside the vocabulary (0..${config.vocab_size - 1})`);
+        x.set(embed.subarray(id * d, id * d + d), r * d);
+      });
+      this.hidden.push(x);
+    }
+  }
+
+  /** Runs `layer` over the calibration windows, moving the hidden states past it, and sets γ of its spiked linears. */
+  layer(layer: DecoderLayer): LayerCalibration[] {
+    const a = this.method.activations;
+    if (a.kind !== 'ternary') return [];
+    // Linears reading the same input share one γ: group them by the input they see.
+    const sites: SpikeLinear[][] = [];
     for (const group of [['q_proj', 'k_proj', 'v_proj'], ['o_proj'], ['gate_proj', 'up_proj'], ['down_proj']] as const) {
       const ls = group.map((r) => unwrapSpike(layer[r])).filter((l): l is SpikeLinear => l !== null);
       if (ls.length) sites.push(ls);
     }
-  }
-  const captured = sites.map(() => [] as Float32Array[]);
-  sites.forEach((ls, s) => {
-    ls[0].capture = (x, rows) => captured[s].push(x.slice(0, rows * ls[0].inFeatures));
-  });
-  try {
-    for (let start = 0; start < ids.length; start += ctx) {
-      const w = ids.slice(start, start + ctx);
-      if (w.length >= 2) model.step(w, model.newCache(w.length));
+    const captured = sites.map(() => [] as Float32Array[]);
+    sites.forEach((ls, s) => {
+      ls[0].capture = (x, rows) => captured[s].push(x.slice(0, rows * ls[0].inFeatures));
+    });
+    try {
+      for (const x of this.hidden) this.runner.runLayer(layer, x, x.length / this.runner.config.hidden_size);
+    } finally {
+      for (const ls of sites) ls[0].capture = null;
     }
-  } finally {
-    for (const ls of sites) ls[0].capture = null;
+    return sites.map((ls, s) => pickGamma(ls, concat(captured[s]), this.method, a.L, this.opts));
   }
+}
 
-  const results: LayerCalibration[] = [];
-  sites.forEach((ls, s) => {
-    opts.onProgress?.(s, sites.length, ls[0].name);
-    const n = ls[0].inFeatures;
-    const all = concat(captured[s]);
-    captured[s] = [];
-    const X = evenlySpacedRows(all, n, maxRows);
-    const rows = X.length / n;
-    const What = ls.map((l) => dequantize(l.qw));
-    const ref = ls.map((l, k) => matmul(X, What[k], rows, n, l.outFeatures));
-    const score = (gamma: number): number => {
-      const rule: ThresholdRule = { kind: 'quantile', gamma };
-      const Xh = spikeDequantized(X, rows, n, rule, L);
-      const out = ls.map((l, k) => matmul(Xh, What[k], rows, n, l.outFeatures));
-      return objective(ref, out, ls.map((l) => l.outFeatures), rows, method.calibObjective);
-    };
-    let best = -Infinity, bestGamma = 1;
-    const scores = new Map<number, number>();
-    for (const g of grid) {
-      const v = score(g);
-      scores.set(g, v);
-      if (v > best) {
-        best = v;
-        bestGamma = g;
-      }
+/** Chooses γ of the linears `ls` sharing one input from its captured rows X, and sets it on them. */
+function pickGamma(ls: SpikeLinear[], all: Float32Array, method: MethodConfig, L: number, opts: CalibrationOptions): LayerCalibration {
+  const grid = opts.grid ?? GAMMA_GRID;
+  const n = ls[0].inFeatures;
+  const X = evenlySpacedRows(all, n, opts.rows ?? 512);
+  const rows = X.length / n;
+  const What = ls.map((l) => dequantize(l.qw));
+  const ref = ls.map((l, k) => matmul(X, What[k], rows, n, l.outFeatures));
+  const score = (gamma: number): number => {
+    const rule: ThresholdRule = { kind: 'quantile', gamma };
+    const Xh = spikeDequantized(X, rows, n, rule, L);
+    const out = ls.map((l, k) => matmul(Xh, What[k], rows, n, l.outFeatures));
+    return objective(ref, out, ls.map((l) => l.outFeatures), rows, method.calibObjective);
+  };
+  let best = -Infinity, bestGamma = 1;
+  const scores = new Map<number, number>();
+  for (const g of grid) {
+    const v = score(g);
+    scores.set(g, v);
+    if (v > best) {
+      best = v;
+      bestGamma = g;
     }
-    for (const l of ls) l.rule = { kind: 'quantile', gamma: bestGamma };
-    const sign = method.calibObjective === 'mse' ? -1 : 1;
-    results.push({ linears: ls.map((l) => l.name), gamma: bestGamma, objective: method.calibObjective, best: sign * best, atAbsmax: sign * (scores.get(1) ?? score(1)) });
-  });
-  opts.onProgress?.(sites.length, sites.length, 'done');
-  return results;
+  }
+  for (const l of ls) l.rule = { kind: 'quantile', gamma: bestGamma };
+  const sign = method.calibObjective === 'mse' ? -1 : 1;
+  return { linears: ls.map((l) => l.name), gamma: bestGamma, objective: method.calibObjective, best: sign * best, atAbsmax: sign * (scores.get(1) ?? score(1)) };
 }
 
 export function unwrapSpike(l: unknown): SpikeLinear | null {

@@ -7,11 +7,11 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import type { FloatWeights } from '../model/weights.js';
+import type { FloatWeights, FloatLayerWeights } from '../model/weights.js';
 import { DenseLinear, type Linear } from '../model/linear.js';
 import { LlamaModel, type DecoderLayer } from '../model/llama.js';
 import { quantizeWeights, dequantize, type QuantizedWeights } from '../quant/weights.js';
-import { rotateWeights, OnlineRotatedLinear, onlineSeed } from '../quant/rotate.js';
+import { makeRotations, rotateLayer, rotateEmbeddings, rotateHead, OnlineRotatedLinear, onlineSeed, type Rotations } from '../quant/rotate.js';
 import { BlockHadamard } from '../quant/hadamard.js';
 import { W4A16Linear } from '../quant/w4a16-linear.js';
 import { SpikeLinear, SharedEncoding } from '../spike/spike-linear.js';
@@ -57,6 +57,42 @@ export function linearName(layer: number, role: LayerLinear): string {
   return `model.layers.${layer}.${block}.${role}`;
 }
 
+/** The rotations `method` fuses into the weights, or null when it does not rotate. */
+export function methodRotations(c: ModelConfig, method: MethodConfig): Rotations | null {
+  return method.rotate === 'hadamard' ? makeRotations(c, method.rotationSeed, method.onlineRotation) : null;
+}
+
+function prepareLinear(name: string, weight: Float32Array, outF: number, inF: number, bias: Float32Array | null, quantize: boolean, method: MethodConfig): PreparedLinear {
+  return quantize && method.weightBits !== null
+    ? { name, outFeatures: outF, inFeatures: inF, qw: quantizeWeights(weight, outF, inF, { bits: method.weightBits, groupSize: method.groupSize }), weight: null, bias }
+    : { name, outFeatures: outF, inFeatures: inF, qw: null, weight, bias };
+}
+
+/** Rotates (with `rot`) and quantizes decoder layer `l`, consuming its float weights. */
+export function prepareLayer(lw: FloatLayerWeights, l: number, c: ModelConfig, method: MethodConfig, rot: Rotations | null): PreparedLayer {
+  if (rot) rotateLayer(lw, c, rot);
+  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const shapes: Record<LayerLinear, [number, number]> = {
+    q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
+  };
+  const linears = {} as Record<LayerLinear, PreparedLinear>;
+  for (const role of LAYER_LINEARS) {
+    const bias = role === 'q_proj' ? lw.q_bias : role === 'k_proj' ? lw.k_bias : role === 'v_proj' ? lw.v_bias : null;
+    linears[role] = prepareLinear(linearName(l, role), lw[role], shapes[role][0], shapes[role][1], bias, true, method);
+    lw[role] = new Float32Array(0); // drop the float copy as soon as it is quantized
+  }
+  return { input_layernorm: lw.input_layernorm, post_attention_layernorm: lw.post_attention_layernorm, linears };
+}
+
+/**
+ * lm_head with the final norm folded in (the norm becomes ones) and rotated, quantized when the
+ * method spikes it. Consumes `lmHead`: a tied head must be passed as a copy when rotating.
+ */
+export function prepareHead(lmHead: Float32Array, norm: Float32Array, c: ModelConfig, method: MethodConfig, rot: Rotations | null): PreparedLinear {
+  if (rot) rotateHead(lmHead, norm, c, rot);
+  return prepareLinear('lm_head', lmHead, c.vocab_size, c.hidden_size, null, method.lmHead === 'spiking', method);
+}
+
 /** Rotates and quantizes `w` (which it consumes) as `method` says. */
 export function prepareModel(
   config: ModelConfig,
@@ -65,32 +101,19 @@ export function prepareModel(
   method: MethodConfig,
   source: Record<string, unknown> = {},
 ): PreparedModel {
-  if (method.rotate === 'hadamard') rotateWeights(w, config, method.rotationSeed, method.onlineRotation);
-  const c = config;
-  const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
-  const shapes: Record<LayerLinear, [number, number]> = {
-    q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
-  };
-  const prep = (name: string, weight: Float32Array, outF: number, inF: number, bias: Float32Array | null, quantize: boolean): PreparedLinear =>
-    quantize && method.weightBits !== null
-      ? { name, outFeatures: outF, inFeatures: inF, qw: quantizeWeights(weight, outF, inF, { bits: method.weightBits, groupSize: method.groupSize }), weight: null, bias }
-      : { name, outFeatures: outF, inFeatures: inF, qw: null, weight, bias };
-  const layers = w.layers.map((lw, l) => {
-    const linears = {} as Record<LayerLinear, PreparedLinear>;
-    for (const role of LAYER_LINEARS) {
-      const bias = role === 'q_proj' ? lw.q_bias : role === 'k_proj' ? lw.k_bias : role === 'v_proj' ? lw.v_bias : null;
-      linears[role] = prep(linearName(l, role), lw[role], shapes[role][0], shapes[role][1], bias, true);
-      lw[role] = new Float32Array(0); // drop the float copy as soon as it is quantized
-    }
-    return { input_layernorm: lw.input_layernorm, post_attention_layernorm: lw.post_attention_layernorm, linears };
-  });
-  const lm_head = prep('lm_head', w.lm_head, c.vocab_size, d, null, method.lmHead === 'spiking');
+  const rot = methodRotations(config, method);
+  const head = rot && w.lm_head === w.embed_tokens ? w.embed_tokens.slice() : w.lm_head;
+  if (rot) rotateEmbeddings(w.embed_tokens, config, rot);
+  const layers = w.layers.map((lw, l) => prepareLayer(lw, l, config, method, rot));
+  const lm_head = prepareHead(head, w.norm, config, method, rot);
   return { config, tokenizer, method, embed_tokens: w.embed_tokens, norm: w.norm, layers, lm_head, rules: {}, source };
 }
 
-/** Builds the runnable model from prepared weights. */
-export function assembleModel(p: PreparedModel): LlamaModel {
-  const m = p.method, c = p.config;
+/**
+ * Builds runnable layers and linears from prepared weights: the method's Linears, the threshold
+ * rules of `rules`, and the online rotations (made once here, shared by every layer).
+ */
+export function layerAssembler(c: ModelConfig, m: MethodConfig, rules: Record<string, ThresholdRule>): { layer: (pl: PreparedLayer) => DecoderLayer; linear: (pl: PreparedLinear) => Linear } {
   const onlineDown = m.onlineRotation.includes('down_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.intermediate_size, onlineSeed(m.rotationSeed, 'down_proj')) : null;
   const onlineO = m.onlineRotation.includes('o_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(m.rotationSeed, 'o_proj')) : null;
   const linear = (pl: PreparedLinear): Linear => {
@@ -102,12 +125,12 @@ export function assembleModel(p: PreparedModel): LlamaModel {
         ? new W4A16Linear(pl.qw, pl.bias)
         : new DenseLinear(dequantize(pl.qw), pl.outFeatures, pl.inFeatures, pl.bias, pl.qw.packed.byteLength + pl.qw.scales.byteLength);
     const sl = new SpikeLinear(pl.name, pl.qw, pl.bias, m.activations, m.execution);
-    const rule = p.rules[pl.name];
+    const rule = rules[pl.name];
     if (rule) sl.rule = rule;
     return sl;
   };
   const a = m.activations;
-  const layers: DecoderLayer[] = p.layers.map((pl) => {
+  const layer = (pl: PreparedLayer): DecoderLayer => {
     const L = (role: LayerLinear) => linear(pl.linears[role]);
     // q/k/v read the same normed input, gate/up another: their spike coding is computed once.
     const share = (ls: Linear[]) => {
@@ -135,6 +158,13 @@ export function assembleModel(p: PreparedModel): LlamaModel {
             : new SpikingAttention(a.kind === 'binary' ? a.L : 2 ** (a.bits - 1) - 1, { kind: 'absmax' }, m.attentionLevels)
           : undefined,
     };
-  });
-  return new LlamaModel(c, p.tokenizer, { embed_tokens: p.embed_tokens, layers, norm: p.norm, lm_head: linear(p.lm_head) }, { ...p.source, method: m });
+  };
+  return { layer, linear };
+}
+
+/** Builds the runnable model from prepared weights. */
+export function assembleModel(p: PreparedModel): LlamaModel {
+  const a = layerAssembler(p.config, p.method, p.rules);
+  const parts = { embed_tokens: p.embed_tokens, layers: p.layers.map(a.layer), norm: p.norm, lm_head: a.linear(p.lm_head) };
+  return new LlamaModel(p.config, p.tokenizer, parts, { ...p.source, method: p.method });
 }
