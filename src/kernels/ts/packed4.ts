@@ -15,6 +15,9 @@
  *    input). Same numbers as spikeLinearCountsRows4, computed as a dense int4 engine would.
  */
 
+import { spikeGroups } from './spike-linear.js';
+import { denseGroups } from './int-matmul.js';
+
 /** 4-bit weights, packed column-major (QuantizedWeights.packed), scales group-major [nGroups, m]. */
 export interface PackedWeights4 {
   /** Column i occupies bytes [i * ceil(m/2), (i + 1) * ceil(m/2)); lower nibble = even row. */
@@ -37,10 +40,6 @@ function addColumn4(packed: Uint8Array, base: number, m: number, ci: number, acc
   if (m & 1) acc[m - 1] += ci * ((packed[base + half] << 28) >> 28);
 }
 
-function flushGroup(dwT: Float32Array, off: number, acc: Int32Array, sum: Float64Array, m: number): void {
-  for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
-}
-
 /** Counts mode over a batch, as spikeLinearCountsRows: row r of c into y[r*m .. r*m + m) times scales[r]. */
 export function spikeLinearCountsRows4(
   w: PackedWeights4,
@@ -49,24 +48,18 @@ export function spikeLinearCountsRows4(
   scales: Float64Array | Float32Array,
   y: Float32Array,
 ): void {
-  const { packed, dwT, m, n, groupSize: G } = w;
+  const { packed, m, n } = w;
   const cb = (m + 1) >> 1;
   const acc = new Int32Array(m);
   const sum = new Float64Array(m);
   for (let r = 0; r < rows; r++) {
     const cOff = r * n;
-    sum.fill(0);
-    for (let g = 0, start = 0; start < n; g++, start += G) {
-      const end = Math.min(start + G, n);
-      acc.fill(0);
+    spikeGroups(w, scales[r], y, r * m, acc, sum, (start, end) => {
       for (let i = start; i < end; i++) {
         const ci = c[cOff + i];
         if (ci !== 0) addColumn4(packed, i * cb, m, ci, acc);
       }
-      flushGroup(dwT, g * m, acc, sum, m);
-    }
-    const scale = scales[r], yOff = r * m;
-    for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+    });
   }
 }
 
@@ -78,12 +71,9 @@ export function spikeLinearEvents4(
   y: Float32Array, yOff: number,
   acc: Int32Array, sum: Float64Array,
 ): void {
-  const { packed, dwT, m, n, groupSize: G } = w;
+  const { packed, m, n } = w;
   const cb = (m + 1) >> 1;
-  sum.fill(0, 0, m);
-  for (let g = 0, start = 0; start < n; g++, start += G) {
-    const end = Math.min(start + G, n);
-    acc.fill(0, 0, m);
+  spikeGroups(w, scale, y, yOff, acc, sum, (start, end) => {
     for (let t = 0; t < T; t++) {
       const row = t * n;
       for (let i = start; i < end; i++) {
@@ -91,9 +81,7 @@ export function spikeLinearEvents4(
         if (s !== 0) addColumn4(packed, i * cb, m, s > 0 ? 1 : -1, acc);
       }
     }
-    flushGroup(dwT, g * m, acc, sum, m);
-  }
-  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+  });
 }
 
 /**
@@ -147,27 +135,17 @@ export function intMatmul4(
   scales: Float64Array | Float32Array,
   y: Float32Array,
 ): void {
-  const G = groupSize;
-  const nGroups = Math.ceil(n / G);
   const rb = (n + 1) >> 1;
-  for (let r = 0; r < rows; r++) {
-    const cr = r * n;
-    const scale = scales[r];
-    for (let o = 0; o < m; o++) {
-      const wo = o * rb;
-      const dwo = o * nGroups;
-      let sum = 0;
-      for (let g = 0, start = 0; start < n; g++, start += G) {
-        const end = Math.min(start + G, n);
-        let acc = 0;
-        for (let i = start; i < end; i++) {
-          const b = w4RowMajor[wo + (i >> 1)];
-          const q = i & 1 ? (b << 24) >> 28 : (b << 28) >> 28;
-          acc = (acc + c[cr + i] * q) | 0;
-        }
-        sum += dw[dwo + g] * acc;
-      }
-      y[r * m + o] = scale * sum;
-    }
+  denseGroups(dw, rows, m, n, groupSize, scales, y, (cr, o, start, end) => dot4(c, cr, w4RowMajor, o * rb, start, end));
+}
+
+/** Σ_{i ∈ [start, end)} c[cr + i] · W4[row at wo, input i] (int32 wrap-around), the hot loop. */
+function dot4(c: Int32Array, cr: number, w4: Uint8Array, wo: number, start: number, end: number): number {
+  let acc = 0;
+  for (let i = start; i < end; i++) {
+    const b = w4[wo + (i >> 1)];
+    const q = i & 1 ? (b << 24) >> 28 : (b << 28) >> 28;
+    acc = (acc + c[cr + i] * q) | 0;
   }
+  return acc;
 }

@@ -23,6 +23,29 @@ export interface SpikeLinearWeights {
   groupSize: number;
 }
 
+/**
+ * The float side that every spike kernel shares, so that it exists once: per group g (inputs
+ * [start, end)) `addGroup` adds the group's integer sums into the zeroed `acc`, which are then
+ * scaled by dwT[g, :] into `sum` in group order; y[yOff + o] = scale * sum[o], rounded once.
+ */
+export function spikeGroups(
+  w: { dwT: Float32Array; m: number; n: number; groupSize: number },
+  scale: number,
+  y: Float32Array, yOff: number,
+  acc: Int32Array, sum: Float64Array,
+  addGroup: (start: number, end: number) => void,
+): void {
+  const { dwT, m, n, groupSize: G } = w;
+  sum.fill(0, 0, m);
+  for (let g = 0, start = 0; start < n; g++, start += G) {
+    acc.fill(0, 0, m);
+    addGroup(start, Math.min(start + G, n));
+    const off = g * m;
+    for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
+  }
+  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+}
+
 /** Counts mode: one pass over the nonzero integer counts c[cOff .. cOff + n). */
 export function spikeLinearCounts(
   w: SpikeLinearWeights,
@@ -31,21 +54,23 @@ export function spikeLinearCounts(
   y: Float32Array, yOff: number,
   acc: Int32Array, sum: Float64Array,
 ): void {
-  const { qT, dwT, m, n, groupSize: G } = w;
-  sum.fill(0, 0, m);
-  for (let g = 0, start = 0; start < n; g++, start += G) {
-    const end = Math.min(start + G, n);
-    acc.fill(0, 0, m);
+  const { qT, m } = w;
+  spikeGroups(w, scale, y, yOff, acc, sum, (start, end) => {
     for (let i = start; i < end; i++) {
       const ci = c[cOff + i];
       if (ci === 0) continue; // silent neuron: no work at all
-      const col = i * m;
-      // The hot loop: add the column |ci| times over, as ci * column (same integers, one pass).
-      for (let o = 0; o < m; o++) acc[o] += ci * qT[col + o];
+      // Add the column |ci| times over, as ci * column (same integers, one pass).
+      addColumn(qT, i * m, m, ci, acc);
     }
-    flushGroup(dwT, g * m, acc, sum, m);
-  }
-  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
+  });
+}
+
+/**
+ * acc[0 .. m) += ci * qT[col .. col + m): the hot loop. A function of its own, not inlined into the
+ * closures above: V8 keeps its arguments in registers, where captured variables cost a load each.
+ */
+function addColumn(qT: Int8Array, col: number, m: number, ci: number, acc: Int32Array): void {
+  for (let o = 0; o < m; o++) acc[o] += ci * qT[col + o];
 }
 
 /**
@@ -59,28 +84,16 @@ export function spikeLinearEvents(
   y: Float32Array, yOff: number,
   acc: Int32Array, sum: Float64Array,
 ): void {
-  const { qT, dwT, m, n, groupSize: G } = w;
-  sum.fill(0, 0, m);
-  for (let g = 0, start = 0; start < n; g++, start += G) {
-    const end = Math.min(start + G, n);
-    acc.fill(0, 0, m);
+  const { qT, m, n } = w;
+  spikeGroups(w, scale, y, yOff, acc, sum, (start, end) => {
     for (let t = 0; t < T; t++) {
       const row = t * n;
       for (let i = start; i < end; i++) {
         const s = trains[row + i];
-        if (s === 0) continue;
-        const col = i * m;
-        if (s > 0) for (let o = 0; o < m; o++) acc[o] += qT[col + o];
-        else for (let o = 0; o < m; o++) acc[o] -= qT[col + o];
+        if (s !== 0) addColumn(qT, i * m, m, s > 0 ? 1 : -1, acc);
       }
     }
-    flushGroup(dwT, g * m, acc, sum, m);
-  }
-  for (let o = 0; o < m; o++) y[yOff + o] = scale * sum[o];
-}
-
-function flushGroup(dwT: Float32Array, off: number, acc: Int32Array, sum: Float64Array, m: number): void {
-  for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
+  });
 }
 
 /**
