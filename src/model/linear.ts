@@ -34,16 +34,26 @@ export class DenseLinear implements Linear {
   forward(x: Float32Array, y: Float32Array, rows: number): void {
     kernels().matmulF32(x, this.weight, y, rows, this.inFeatures, this.outFeatures);
     addBias(y, this.bias, rows, this.outFeatures);
-    const ops = this.ops;
-    if (ops) {
-      ops.rows += rows;
-      ops.mac_float += rows * this.inFeatures * this.outFeatures;
-      if (this.bias) ops.fp_add += rows * this.outFeatures;
-      // Per token as in decoding: every token reads the whole weight matrix once.
-      ops.weight_bytes += rows * this.storedBytes;
-      ops.act_bytes += rows * this.inFeatures * 4;
-    }
+    countFloatMatmul(this, rows);
   }
+}
+
+/**
+ * The operations of a matmul computed in float (DenseLinear, and w4a16, which dequantizes in
+ * registers): float MACs and, per token as in decoding, the whole weight matrix read once at its
+ * stored size.
+ */
+export function countFloatMatmul(
+  layer: Pick<Linear, 'ops' | 'inFeatures' | 'outFeatures'> & { bias: Float32Array | null; storedBytes: number },
+  rows: number,
+): void {
+  const ops = layer.ops;
+  if (!ops) return;
+  ops.rows += rows;
+  ops.mac_float += rows * layer.inFeatures * layer.outFeatures;
+  if (layer.bias) ops.fp_add += rows * layer.outFeatures;
+  ops.weight_bytes += rows * layer.storedBytes;
+  ops.act_bytes += rows * layer.inFeatures * 4;
 }
 
 export function addBias(y: Float32Array, bias: Float32Array | null, rows: number, outF: number): void {

@@ -6,7 +6,7 @@
  * to float rounding (the order of the float sums differs), see test/kernels-conformance.test.ts.
  */
 import type { Linear } from '../model/linear.js';
-import { addBias } from '../model/linear.js';
+import { addBias, countFloatMatmul } from '../model/linear.js';
 import type { QuantizedWeights } from './weights.js';
 import { kernels, type PackedWeights4 } from '../kernels/registry.js';
 import type { OpCounts } from '../energy/ops.js';
@@ -36,14 +36,6 @@ export class W4A16Linear implements Linear {
   forward(x: Float32Array, y: Float32Array, rows: number): void {
     kernels().matmulW4A16(this.weights, x, y, rows);
     addBias(y, this.bias, rows, this.outFeatures);
-    const ops = this.ops;
-    if (ops) {
-      // Counted as DenseLinear counts w4a16: float MACs, and the packed weights read once per token.
-      ops.rows += rows;
-      ops.mac_float += rows * this.inFeatures * this.outFeatures;
-      if (this.bias) ops.fp_add += rows * this.outFeatures;
-      ops.weight_bytes += rows * this.storedBytes;
-      ops.act_bytes += rows * this.inFeatures * 4;
-    }
+    countFloatMatmul(this, rows); // the packed weights' bytes: storedBytes
   }
 }
