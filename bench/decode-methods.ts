@@ -29,7 +29,6 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { backendName, cpuFeatures, getThreads, nativeLoadError, registeredBackends, setBackend, setThreads, streamBandwidth } from '../src/kernels/node.js';
 import { openCheckpoint, loadFloatWeights } from '../src/model/load.js';
 import { parameterCount, type ModelConfig } from '../src/model/config.js';
@@ -38,9 +37,8 @@ import { prepareModel, assembleModel, type PreparedModel } from '../src/sdllm/pr
 import { resolveMethod, describeMethod, type MethodConfig } from '../src/sdllm/method.js';
 import { syntheticConfig, syntheticModel, preparedBytes, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
 import { enableOpCounting, disableOpCounting, opReport } from '../src/energy/count.js';
+import { SHARED, usageFor, intArg, median, printTable } from './common.js';
 
-const REPO_ROOT = nodePath.resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const SHARED = nodePath.resolve(REPO_ROOT, process.env.SDLLM_SHARED ?? '../shared');
 const SMALL = nodePath.join(SHARED, 'models', 'sdllm-small');
 
 interface Args {
@@ -74,11 +72,7 @@ function parseArgs(argv: string[]): Args {
     ts: true,
     tsSteps: 8,
   };
-  const int = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min) usage(`${flag} expects an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int = (flag: string, v: string | undefined, min: number): number => intArg(flag, v, min, usage);
   for (let k = 0; k < argv.length; k++) {
     const f = argv[k], v = argv[k + 1];
     switch (f) {
@@ -107,21 +101,10 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function usage(problem?: string): never {
-  const text = 'usage: node dist/bench/decode-methods.js [--models small,110m,1.1b,7b] [--methods fp,w4a16,w4a4,sdllm,spike-binary] [--steps 32] [--steps-7b 4] [--runs 3] [--prefill 512] [--prefill-big 128] [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--no-ts] [--ts-steps 8] [--json FILE]';
-  if (problem) {
-    process.stderr.write(`bench/decode-methods: error: ${problem}\n${text}\n`);
-    process.exit(2);
-  }
-  process.stdout.write(text + '\n');
-  process.exit(0);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+const usage: (problem?: string) => never = usageFor(
+  'bench/decode-methods',
+  'usage: node dist/bench/decode-methods.js [--models small,110m,1.1b,7b] [--methods fp,w4a16,w4a4,sdllm,spike-binary] [--steps 32] [--steps-7b 4] [--runs 3] [--prefill 512] [--prefill-big 128] [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--no-ts] [--ts-steps 8] [--json FILE]',
+);
 
 function load(): string {
   return os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -356,14 +339,6 @@ function jsStream(): number {
     rates.push((a.byteLength / ((performance.now() - t0) / 1000)) / 1e9 + s * 0);
   }
   return median(rates);
-}
-
-function printTable(head: string[], lines: string[][]): void {
-  const w = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j].length)));
-  const row = (r: string[]) => '| ' + r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join(' | ') + ' |';
-  process.stdout.write(row(head) + '\n');
-  process.stdout.write('| ' + w.map((x, j) => (j < 2 ? '-'.repeat(x) : '-'.repeat(x - 1) + ':')).join(' | ') + ' |\n');
-  for (const l of lines) process.stdout.write(row(l) + '\n');
 }
 
 main();

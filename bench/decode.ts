@@ -13,14 +13,11 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
 import { parameterCount } from '../src/model/config.js';
 import { generate } from '../src/generate/generate.js';
+import { SHARED, usageFor, intArg, median, table } from './common.js';
 
-// Compiled to dist/bench/decode.js: the repository root is two folders up.
-const REPO_ROOT = nodePath.resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const SHARED = nodePath.resolve(REPO_ROOT, process.env.SDLLM_SHARED ?? '../shared');
 const MODELS = [
   { name: 'stories260K', path: nodePath.join(SHARED, 'models', 'stories260K', 'stories260K.bin') },
   { name: 'sdllm-tiny', path: nodePath.join(SHARED, 'models', 'sdllm-tiny') },
@@ -48,15 +45,10 @@ interface Result {
 
 function parseArgs(argv: string[]): { runs: number; tokens: number; json: boolean } {
   const opts = { runs: 5, tokens: 128, json: false };
-  const int = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min) usage(`${flag} expects an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--runs') opts.runs = int(a, argv[++i], 1);
-    else if (a === '--tokens') opts.tokens = int(a, argv[++i], 1);
+    if (a === '--runs') opts.runs = intArg(a, argv[++i], 1, usage);
+    else if (a === '--tokens') opts.tokens = intArg(a, argv[++i], 1, usage);
     else if (a === '--json') opts.json = true;
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${JSON.stringify(a)}`);
@@ -64,20 +56,10 @@ function parseArgs(argv: string[]): { runs: number; tokens: number; json: boolea
   return opts;
 }
 
-function usage(problem?: string): never {
-  const text = 'usage: node dist/bench/decode.js [--runs N (default 5)] [--tokens N (default 128)] [--json]';
-  if (problem) {
-    process.stderr.write(`bench/decode: error: ${problem}\n${text}\n`);
-    process.exit(2);
-  }
-  process.stdout.write(text + '\n');
-  process.exit(0);
-}
+const usage: (problem?: string) => never = usageFor('bench/decode', 'usage: node dist/bench/decode.js [--runs N (default 5)] [--tokens N (default 128)] [--json]');
 
 function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return { median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, min: s[0], max: s[s.length - 1] };
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 function benchModel(name: string, path: string, runs: number, tokens: number): Result {
@@ -107,13 +89,6 @@ function benchModel(name: string, path: string, runs: number, tokens: number): R
 
 function formatParams(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(1)} K`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => '| ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ') + ' |';
-  const sep = '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
 }
 
 function main(): void {

@@ -15,15 +15,13 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../src/model/load.js';
 import type { LlamaModel } from '../src/model/llama.js';
 import { backendName, getThreads } from '../src/kernels/node.js';
 import { KNOWN_TASKS, loadTask, resolveTask, type TaskData } from '../src/eval/tasks.js';
 import { Scorer, lseArgmax } from '../src/eval/scoring.js';
+import { SHARED, usageFor, table } from './common.js';
 
-const REPO_ROOT = nodePath.resolve(fileURLToPath(new URL('../../', import.meta.url)));
-const SHARED = nodePath.resolve(REPO_ROOT, process.env.SDLLM_SHARED ?? '../shared');
 const EVAL_DIR = nodePath.join(SHARED, 'data', 'eval');
 
 interface Opts {
@@ -49,15 +47,7 @@ function parseArgs(argv: string[]): Opts {
   return o;
 }
 
-function usage(problem?: string): never {
-  const text = 'usage: node dist/bench/eval.js [--items N (default 25)] [--models sdllm-tiny,sdllm-small] [--no-baseline] [--json]';
-  if (problem) {
-    process.stderr.write(`bench/eval: error: ${problem}\n${text}\n`);
-    process.exit(2);
-  }
-  process.stdout.write(text + '\n');
-  process.exit(0);
-}
+const usage: (problem?: string) => never = usageFor('bench/eval', 'usage: node dist/bench/eval.js [--items N (default 25)] [--models sdllm-tiny,sdllm-small] [--no-baseline] [--json]');
 
 interface Measure {
   seconds: number;
@@ -119,13 +109,6 @@ function baseline(model: LlamaModel, task: TaskData, n: number, lls: number[][])
 
 function sum(ms: Measure[]): Measure {
   return ms.reduce((a, b) => ({ seconds: a.seconds + b.seconds, items: a.items + b.items, calls: a.calls + b.calls, forwardTokens: a.forwardTokens + b.forwardTokens, scoredTokens: a.scoredTokens + b.scoredTokens }), { seconds: 0, items: 0, calls: 0, forwardTokens: 0, scoredTokens: 0 });
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => '| ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ') + ' |';
-  const sep = '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n');
 }
 
 function main(): void {

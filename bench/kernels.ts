@@ -33,13 +33,14 @@ import fs from 'node:fs';
 import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights, type PackedWeights4 } from '../src/kernels/node.js';
 import { packColumns, rowMajorPacked4 } from '../src/quant/weights.js';
 import nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openCheckpoint, loadFloatWeights } from '../src/model/load.js';
 import { prepareModel, assembleModel } from '../src/sdllm/prepare.js';
 import { resolveMethod } from '../src/sdllm/method.js';
 import { SpikeLinear } from '../src/spike/spike-linear.js';
 import { spikeLinears } from '../src/sdllm/stats.js';
 import { LAYER_LINEARS } from '../src/sdllm/prepare.js';
+import { Prng } from '../src/util/prng.js';
+import { SHARED, usageFor, printTable } from './common.js';
 
 interface Args {
   rows: number;
@@ -76,11 +77,17 @@ function parseArgs(argv: string[]): Args {
       case '--prefill': a.prefill = Number(v); k++; break;
       case '--real': a.real = Number(v); k++; break;
       case '--json': a.json = v; k++; break;
-      default: throw new Error(`unknown option ${argv[k]}`);
+      case '--help': case '-h': usage();
+      default: usage(`unknown argument ${JSON.stringify(argv[k])}`);
     }
   }
   return a;
 }
+
+const usage: (problem?: string) => never = usageFor(
+  'bench/kernels',
+  'usage: node dist/bench/kernels.js [--rows 1] [--shapes small,110m,1.1b,7b] [--backends ts,native] [--densities 0.05,0.1,0.2,0.5,1,1.5] [--threads 1,2] [--min-ms 150] [--prefill 512] [--real 16] [--json out.json]',
+);
 
 const SHAPES: Record<string, { model: string; shapes: [out: number, inp: number][] }> = {
   small: { model: 'sdllm-small', shapes: [[512, 512], [1408, 512], [512, 1408]] },
@@ -90,15 +97,10 @@ const SHAPES: Record<string, { model: string; shapes: [out: number, inp: number]
 };
 const G = 128;
 
+/** Uniform floats in [0, 1) from the seed (src/util/prng.ts). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 function countsWithDensity(len: number, d: number, seed: number): Int32Array {
@@ -334,8 +336,7 @@ function benchPrefill(k: KernelSet, m: number, n: number, rows: number, minMs: n
  * the dense int4 kernel (which multiplies the zeros too).
  */
 function benchReal(args: Args, runs: [BackendName, number][]): Record<string, unknown>[] | null {
-  const root = nodePath.resolve(fileURLToPath(new URL('../../', import.meta.url)));
-  const path = nodePath.join(nodePath.resolve(root, process.env.SDLLM_SHARED ?? '../shared'), 'models', 'sdllm-small');
+  const path = nodePath.join(SHARED, 'models', 'sdllm-small');
   let ck;
   try {
     ck = openCheckpoint(path);
@@ -394,14 +395,6 @@ function benchReal(args: Args, runs: [BackendName, number][]): Record<string, un
   printTable(head, lines);
   process.stdout.write('\n');
   return results;
-}
-
-function printTable(head: string[], lines: string[][]): void {
-  const w = head.map((h, j) => Math.max(h.length, ...lines.map((l) => l[j].length)));
-  const fmtRow = (r: string[]) => '| ' + r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join(' | ') + ' |';
-  process.stdout.write(fmtRow(head) + '\n');
-  process.stdout.write('| ' + w.map((x, j) => (j < 2 ? '-'.repeat(x) : '-'.repeat(x - 1) + ':')).join(' | ') + ' |\n');
-  for (const l of lines) process.stdout.write(fmtRow(l) + '\n');
 }
 
 main();
