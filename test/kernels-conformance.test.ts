@@ -24,20 +24,16 @@ import { packColumns, rowMajorPacked4, quantizeWeights, dequantize } from '../sr
 import type { PackedWeights4 } from '../src/kernels/registry.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import type { ThresholdRule } from '../src/spike/threshold.js';
+import { Prng } from '../src/util/prng.js';
 import { MODELS, needsShared } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // inputs
 
+/** Uniform floats in [0, 1) from the seed (src/util/prng.ts). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 interface IntWeights {
