@@ -19,6 +19,7 @@ export { METHOD_NAMES, methodPreset, resolveMethod, describeMethod, type MethodN
 export { loadMethodModel, type MethodLoadOptions, type LoadedMethodModel, type CalibrationSource } from './sdllm/load.js';
 export { prepareModel, assembleModel, type PreparedModel } from './sdllm/prepare.js';
 export { calibrateGamma, type LayerCalibration } from './sdllm/calibrate.js';
+export { convertCheckpoint, type ConvertOptions, type ConvertResult } from './sdllm/convert.js';
 export { enableSpikeStats, disableSpikeStats, spikeSummary, type ModelSpikeSummary, type LayerSpikeSummary } from './sdllm/stats.js';
 export { SpikeLinear } from './spike/spike-linear.js';
 export { SpikingAttention } from './spike/attention.js';

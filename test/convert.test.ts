@@ -2,7 +2,7 @@
  * `sdllm convert` one layer at a time: the same bytes as preparing and calibrating the whole
  * model in memory; the synthetic-checkpoint tool's sharded BF16 folders convert and generate;
  * self-written calibration text is refused (one clear line) for models too big to hold as float;
- * the tensor-by-tensor writer keeps to its layout and leaves no file behind on failure.
+ * a converted file loads each tensor into its own array; the tensor-by-tensor writer keeps to its layout and leaves no file behind on failure.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import nodePath from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { loadMethodModel, type MethodLoadOptions } from '../src/sdllm/load.js';
 import { convertCheckpoint } from '../src/sdllm/convert.js';
-import { writeSdllmFile } from '../src/formats/sdllm-file.js';
+import { readSdllmFile, writeSdllmFile } from '../src/formats/sdllm-file.js';
 import { SafetensorsWriter, readSafetensorsHeader } from '../src/formats/safetensors.js';
 import { SdllmError } from '../src/errors.js';
 import { DATA, MODELS, REPO_ROOT, needsShared, runCli } from './helpers.js';
@@ -68,6 +68,10 @@ test('a synthetic sharded BF16 checkpoint converts and generates from the comman
     assert.equal(c.code, 0, c.stderr);
     const report = JSON.parse(c.stdout);
     assert.equal(report.calibration.length, 4 * 2);
+    // Loading reads each tensor once, straight into the array the model keeps: whole buffers, no views into a file-sized one.
+    const p = readSdllmFile(out);
+    for (const a of [p.embed_tokens, p.lm_head.weight!, ...p.layers.flatMap((l) => Object.values(l.linears).flatMap((pl) => [pl.qw!.packed, pl.qw!.scales]))])
+      assert.equal(a.buffer.byteLength, a.byteLength);
     const g = runCli(['generate', '--model', out, '--prompt', 'Once upon a time', '--max-new-tokens', '4']);
     assert.equal(g.code, 0, g.stderr);
     assert.match(g.stderr, /generation: 4 tokens/);
