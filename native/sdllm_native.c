@@ -68,6 +68,13 @@ static int throw_range(napi_env env, const char *fn, const char *what) {
   return 0;
 }
 
+static int throw_error(napi_env env, const char *fn, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", fn, what);
+  napi_throw_error(env, NULL, msg);
+  return 0;
+}
+
 static const char *TA_NAMES[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
                                  "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
                                  "BigUint64Array"};
@@ -127,38 +134,21 @@ static int get_num(napi_env env, const char *fn, const char *name, napi_value v,
 
 #define INT_MAX32 2147483647LL
 
-/* The SpikeLinearWeights object {qT, dwT, m, n, groupSize}: pointers used in place. */
-static int get_weights(napi_env env, const char *fn, napi_value obj, spike_weights *w) {
-  napi_valuetype vt;
-  CHECK(napi_typeof(env, obj, &vt));
-  if (vt != napi_object) return throw_type(env, fn, "w must be a SpikeLinearWeights object");
-  napi_value v;
-  int64_t m, n, G;
-  CHECK(napi_get_named_property(env, obj, "m", &v));
-  if (!get_int(env, fn, "w.m", v, 0, INT_MAX32, &m)) return 0;
-  CHECK(napi_get_named_property(env, obj, "n", &v));
-  if (!get_int(env, fn, "w.n", v, 0, INT_MAX32, &n)) return 0;
-  CHECK(napi_get_named_property(env, obj, "groupSize", &v));
-  if (!get_int(env, fn, "w.groupSize", v, 1, INT_MAX32, &G)) return 0;
-  const int64_t nG = (n + G - 1) / G;
-  void *p;
-  CHECK(napi_get_named_property(env, obj, "qT", &v));
-  if (!get_ta(env, fn, "w.qT", v, napi_int8_array, (size_t)(m * n), &p, NULL)) return 0;
-  w->qT = (const int8_t *)p;
-  CHECK(napi_get_named_property(env, obj, "dwT", &v));
-  if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &p, NULL)) return 0;
-  w->dwT = (const float *)p;
-  w->m = (int)m;
-  w->n = (int)n;
-  w->G = (int)G;
-  return 1;
-}
+/*
+ * The spike kernels' weights in either layout, used in place: SpikeLinearWeights {qT (int8
+ * columns), dwT, m, n, groupSize} or, with packed4, PackedWeights4 {packed (4-bit columns), ...}.
+ */
+typedef struct {
+  int packed4;
+  spike_weights w8;
+  spike4_weights w4;
+  int m, n;
+} any_weights;
 
-/* The PackedWeights4 object {packed, dwT, m, n, groupSize}: pointers used in place. */
-static int get_weights4(napi_env env, const char *fn, napi_value obj, spike4_weights *w) {
+static int get_weights(napi_env env, const char *fn, napi_value obj, int packed4, any_weights *w) {
   napi_valuetype vt;
   CHECK(napi_typeof(env, obj, &vt));
-  if (vt != napi_object) return throw_type(env, fn, "w must be a PackedWeights4 object");
+  if (vt != napi_object) return throw_type(env, fn, packed4 ? "w must be a PackedWeights4 object" : "w must be a SpikeLinearWeights object");
   napi_value v;
   int64_t m, n, G;
   CHECK(napi_get_named_property(env, obj, "m", &v));
@@ -168,16 +158,21 @@ static int get_weights4(napi_env env, const char *fn, napi_value obj, spike4_wei
   CHECK(napi_get_named_property(env, obj, "groupSize", &v));
   if (!get_int(env, fn, "w.groupSize", v, 1, INT_MAX32, &G)) return 0;
   const int64_t nG = (n + G - 1) / G;
-  void *p;
-  CHECK(napi_get_named_property(env, obj, "packed", &v));
-  if (!get_ta(env, fn, "w.packed", v, napi_uint8_array, (size_t)(((m + 1) / 2) * n), &p, NULL)) return 0;
-  w->packed = (const uint8_t *)p;
+  void *cols, *dwT;
+  if (packed4) {
+    CHECK(napi_get_named_property(env, obj, "packed", &v));
+    if (!get_ta(env, fn, "w.packed", v, napi_uint8_array, (size_t)(((m + 1) / 2) * n), &cols, NULL)) return 0;
+  } else {
+    CHECK(napi_get_named_property(env, obj, "qT", &v));
+    if (!get_ta(env, fn, "w.qT", v, napi_int8_array, (size_t)(m * n), &cols, NULL)) return 0;
+  }
   CHECK(napi_get_named_property(env, obj, "dwT", &v));
-  if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &p, NULL)) return 0;
-  w->dwT = (const float *)p;
+  if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &dwT, NULL)) return 0;
+  w->packed4 = packed4;
+  w->w8 = (spike_weights){(const int8_t *)cols, (const float *)dwT, (int)m, (int)n, (int)G};
+  w->w4 = (spike4_weights){(const uint8_t *)cols, (const float *)dwT, (int)m, (int)n, (int)G};
   w->m = (int)m;
   w->n = (int)n;
-  w->G = (int)G;
   return 1;
 }
 
@@ -242,20 +237,28 @@ static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* The attention kernels' shape arguments (rows, start, heads, kvHeads, headDim, window), six in a row. */
+typedef struct {
+  int64_t rows, start, heads, kvHeads, hd, window;
+} attn_shape;
+
+static int get_attn_shape(napi_env env, const char *fn, const napi_value *a, attn_shape *s) {
+  if (!get_int(env, fn, "rows", a[0], 0, INT_MAX32, &s->rows) || !get_int(env, fn, "start", a[1], 0, INT_MAX32, &s->start) ||
+      !get_int(env, fn, "heads", a[2], 1, INT_MAX32, &s->heads) || !get_int(env, fn, "kvHeads", a[3], 1, INT_MAX32, &s->kvHeads) ||
+      !get_int(env, fn, "headDim", a[4], 1, INT_MAX32, &s->hd) || !get_int(env, fn, "window", a[5], -1, INT_MAX32, &s->window))
+    return 0;
+  if (s->heads % s->kvHeads != 0) return throw_range(env, fn, "heads must be a multiple of kvHeads");
+  return 1;
+}
+
 /* attentionF32(q, K, V, out, rows, start, heads, kvHeads, headDim, window, scores): scores (scratch) unused. */
 static napi_value js_attention_f32(napi_env env, napi_callback_info info) {
   static const char *fn = "attentionF32";
   napi_value a[11];
   if (!args(env, info, 11, a, fn)) return NULL;
-  int64_t rows, start, heads, kvHeads, hd, window;
-  if (!get_int(env, fn, "rows", a[4], 0, INT_MAX32, &rows) || !get_int(env, fn, "start", a[5], 0, INT_MAX32, &start) ||
-      !get_int(env, fn, "heads", a[6], 1, INT_MAX32, &heads) || !get_int(env, fn, "kvHeads", a[7], 1, INT_MAX32, &kvHeads) ||
-      !get_int(env, fn, "headDim", a[8], 1, INT_MAX32, &hd) || !get_int(env, fn, "window", a[9], -1, INT_MAX32, &window))
-    return NULL;
-  if (heads % kvHeads != 0) {
-    throw_range(env, fn, "heads must be a multiple of kvHeads");
-    return NULL;
-  }
+  attn_shape sh;
+  if (!get_attn_shape(env, fn, a + 4, &sh)) return NULL;
+  const int64_t rows = sh.rows, start = sh.start, heads = sh.heads, kvHeads = sh.kvHeads, hd = sh.hd, window = sh.window;
   void *q, *K, *V, *out;
   const size_t positions = (size_t)(start + rows);
   if (!get_ta(env, fn, "q", a[0], napi_float32_array, (size_t)(rows * heads * hd), &q, NULL) ||
@@ -264,10 +267,8 @@ static napi_value js_attention_f32(napi_env env, napi_callback_info info) {
       !get_ta(env, fn, "out", a[3], napi_float32_array, (size_t)(rows * heads * hd), &out, NULL))
     return NULL;
   if (k_attention_f32((const float *)q, (const float *)K, (const float *)V, (float *)out, (int)rows, (int)start, (int)heads,
-                      (int)kvHeads, (int)hd, (int)window) != 0) {
-    napi_throw_error(env, NULL, "attentionF32: out of memory");
-    return NULL;
-  }
+                      (int)kvHeads, (int)hd, (int)window) != 0)
+    return throw_error(env, fn, "out of memory"), NULL;
   return undefined(env);
 }
 
@@ -276,16 +277,10 @@ static napi_value js_spiking_attention(napi_env env, napi_callback_info info) {
   static const char *fn = "spikingAttentionCore";
   napi_value a[15];
   if (!args(env, info, 15, a, fn)) return NULL;
-  int64_t rows, start, heads, kvHeads, hd, window, levels;
-  if (!get_int(env, fn, "rows", a[7], 0, INT_MAX32, &rows) || !get_int(env, fn, "start", a[8], 0, INT_MAX32, &start) ||
-      !get_int(env, fn, "heads", a[9], 1, INT_MAX32, &heads) || !get_int(env, fn, "kvHeads", a[10], 1, INT_MAX32, &kvHeads) ||
-      !get_int(env, fn, "hd", a[11], 1, INT_MAX32, &hd) || !get_int(env, fn, "window", a[12], -1, INT_MAX32, &window) ||
-      !get_int(env, fn, "levels", a[13], 1, 1 << 20, &levels))
-    return NULL;
-  if (heads % kvHeads != 0) {
-    throw_range(env, fn, "heads must be a multiple of kvHeads");
-    return NULL;
-  }
+  attn_shape sh;
+  int64_t levels;
+  if (!get_attn_shape(env, fn, a + 7, &sh) || !get_int(env, fn, "levels", a[13], 1, 1 << 20, &levels)) return NULL;
+  const int64_t rows = sh.rows, start = sh.start, heads = sh.heads, kvHeads = sh.kvHeads, hd = sh.hd, window = sh.window;
   const size_t positions = (size_t)(start + rows), pairs = (size_t)(rows * heads);
   void *cq, *tq, *kq, *dk, *vq, *dv, *out, *hist;
   if (!get_ta(env, fn, "cq", a[0], napi_int32_array, pairs * (size_t)hd, &cq, NULL) ||
@@ -299,10 +294,8 @@ static napi_value js_spiking_attention(napi_env env, napi_callback_info info) {
     return NULL;
   if (k_spiking_attention((const int32_t *)cq, (const float *)tq, (const int8_t *)kq, (const float *)dk, (const int8_t *)vq,
                           (const float *)dv, (float *)out, (int)rows, (int)start, (int)heads, (int)kvHeads, (int)hd,
-                          (int)window, (int)levels, (double *)hist) != 0) {
-    napi_throw_error(env, NULL, "spikingAttentionCore: out of memory");
-    return NULL;
-  }
+                          (int)window, (int)levels, (double *)hist) != 0)
+    return throw_error(env, fn, "out of memory"), NULL;
   return undefined(env);
 }
 
@@ -311,8 +304,8 @@ static napi_value js_spike_counts(napi_env env, napi_callback_info info) {
   static const char *fn = "spikeLinearCounts";
   napi_value a[6];
   if (!args(env, info, 6, a, fn)) return NULL;
-  spike_weights w;
-  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  any_weights w;
+  if (!get_weights(env, fn, a[0], 0, &w)) return NULL;
   int64_t cOff, yOff;
   double scale;
   void *c, *y;
@@ -324,20 +317,17 @@ static napi_value js_spike_counts(napi_env env, napi_callback_info info) {
     return NULL;
   if ((uint64_t)cOff + (uint64_t)w.n > cLen) return throw_range(env, fn, "c is shorter than cOff + n"), NULL;
   if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
-  if (k_spike_counts_rows(&w, (const int32_t *)c + cOff, w.n, 1, &scale, (float *)y + yOff, w.m) != 0) {
-    napi_throw_error(env, NULL, "spikeLinearCounts: out of memory");
-    return NULL;
-  }
+  if (k_spike_counts_rows(&w.w8, (const int32_t *)c + cOff, w.n, 1, &scale, (float *)y + yOff, w.m) != 0)
+    return throw_error(env, fn, "out of memory"), NULL;
   return undefined(env);
 }
 
-/* spikeLinearEvents(w, trains, T, scale, y, yOff, acc, sum) */
-static napi_value js_spike_events(napi_env env, napi_callback_info info) {
-  static const char *fn = "spikeLinearEvents";
+/* spikeLinearEvents[4](w, trains, T, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
+static napi_value spike_events(napi_env env, napi_callback_info info, const char *fn, int packed4) {
   napi_value a[6];
   if (!args(env, info, 6, a, fn)) return NULL;
-  spike_weights w;
-  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  any_weights w;
+  if (!get_weights(env, fn, a[0], packed4, &w)) return NULL;
   int64_t T, yOff;
   double scale;
   void *tr, *y;
@@ -348,20 +338,26 @@ static napi_value js_spike_events(napi_env env, napi_callback_info info) {
       !get_ta(env, fn, "y", a[4], napi_float32_array, 0, &y, &yLen))
     return NULL;
   if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
-  if (k_spike_events(&w, (const int8_t *)tr, (int)T, scale, (float *)y + yOff) != 0) {
-    napi_throw_error(env, NULL, "spikeLinearEvents: out of memory (or more than 2^31 - 1 events)");
-    return NULL;
-  }
+  const int rc = packed4 ? k_spike_events4(&w.w4, (const int8_t *)tr, (int)T, scale, (float *)y + yOff)
+                         : k_spike_events(&w.w8, (const int8_t *)tr, (int)T, scale, (float *)y + yOff);
+  if (rc != 0) return throw_error(env, fn, "out of memory (or more than 2^31 - 1 events)"), NULL;
   return undefined(env);
 }
 
-/* spikeLinearCountsRows(w, c, rows, scales, y) */
-static napi_value js_spike_counts_rows(napi_env env, napi_callback_info info) {
-  static const char *fn = "spikeLinearCountsRows";
+static napi_value js_spike_events(napi_env env, napi_callback_info info) {
+  return spike_events(env, info, "spikeLinearEvents", 0);
+}
+
+static napi_value js_spike_events4(napi_env env, napi_callback_info info) {
+  return spike_events(env, info, "spikeLinearEvents4", 1);
+}
+
+/* spikeLinearCountsRows[4](w, c, rows, scales, y) */
+static napi_value spike_counts_rows(napi_env env, napi_callback_info info, const char *fn, int packed4) {
   napi_value a[5];
   if (!args(env, info, 5, a, fn)) return NULL;
-  spike_weights w;
-  if (!get_weights(env, fn, a[0], &w)) return NULL;
+  any_weights w;
+  if (!get_weights(env, fn, a[0], packed4, &w)) return NULL;
   int64_t rows;
   void *c, *y;
   if (!get_int(env, fn, "rows", a[2], 0, INT_MAX32, &rows) ||
@@ -371,18 +367,23 @@ static napi_value js_spike_counts_rows(napi_env env, napi_callback_info info) {
   const double *scales;
   double *owned;
   if (!get_scales(env, fn, a[3], (size_t)rows, &scales, &owned)) return NULL;
-  int rc = k_spike_counts_rows(&w, (const int32_t *)c, w.n, (int)rows, scales, (float *)y, w.m);
+  const int rc = packed4 ? k_spike_counts_rows4(&w.w4, (const int32_t *)c, (int)rows, scales, (float *)y)
+                         : k_spike_counts_rows(&w.w8, (const int32_t *)c, w.n, (int)rows, scales, (float *)y, w.m);
   free(owned);
-  if (rc != 0) {
-    napi_throw_error(env, NULL, "spikeLinearCountsRows: out of memory");
-    return NULL;
-  }
+  if (rc != 0) return throw_error(env, fn, "out of memory"), NULL;
   return undefined(env);
 }
 
-/* intMatmul(wRowMajor, dw, c, rows, m, n, groupSize, scales, y) */
-static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
-  static const char *fn = "intMatmul";
+static napi_value js_spike_counts_rows(napi_env env, napi_callback_info info) {
+  return spike_counts_rows(env, info, "spikeLinearCountsRows", 0);
+}
+
+static napi_value js_spike_counts_rows4(napi_env env, napi_callback_info info) {
+  return spike_counts_rows(env, info, "spikeLinearCountsRows4", 1);
+}
+
+/* intMatmul[4](wRowMajor, dw, c, rows, m, n, groupSize, scales, y): the dense baselines, int8 or packed 4-bit rows. */
+static napi_value int_matmul(napi_env env, napi_callback_info info, const char *fn, int packed4) {
   napi_value a[9];
   if (!args(env, info, 9, a, fn)) return NULL;
   int64_t rows, m, n, G;
@@ -391,7 +392,8 @@ static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
     return NULL;
   const int64_t nG = (n + G - 1) / G;
   void *W, *dw, *c, *y;
-  if (!get_ta(env, fn, "wRowMajor", a[0], napi_int8_array, (size_t)(m * n), &W, NULL) ||
+  if (!(packed4 ? get_ta(env, fn, "w4RowMajor", a[0], napi_uint8_array, (size_t)(m * ((n + 1) / 2)), &W, NULL)
+                : get_ta(env, fn, "wRowMajor", a[0], napi_int8_array, (size_t)(m * n), &W, NULL)) ||
       !get_ta(env, fn, "dw", a[1], napi_float32_array, (size_t)(m * nG), &dw, NULL) ||
       !get_ta(env, fn, "c", a[2], napi_int32_array, (size_t)(rows * n), &c, NULL) ||
       !get_ta(env, fn, "y", a[8], napi_float32_array, (size_t)(rows * m), &y, NULL))
@@ -399,59 +401,20 @@ static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
   const double *scales;
   double *owned;
   if (!get_scales(env, fn, a[7], (size_t)rows, &scales, &owned)) return NULL;
-  k_int_matmul((const int8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales,
-               (float *)y);
+  if (packed4)
+    k_int_matmul4((const uint8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales, (float *)y);
+  else
+    k_int_matmul((const int8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales, (float *)y);
   free(owned);
   return undefined(env);
 }
 
-/* spikeLinearCountsRows4(w, c, rows, scales, y) */
-static napi_value js_spike_counts_rows4(napi_env env, napi_callback_info info) {
-  static const char *fn = "spikeLinearCountsRows4";
-  napi_value a[5];
-  if (!args(env, info, 5, a, fn)) return NULL;
-  spike4_weights w;
-  if (!get_weights4(env, fn, a[0], &w)) return NULL;
-  int64_t rows;
-  void *c, *y;
-  if (!get_int(env, fn, "rows", a[2], 0, INT_MAX32, &rows) ||
-      !get_ta(env, fn, "c", a[1], napi_int32_array, (size_t)(rows * w.n), &c, NULL) ||
-      !get_ta(env, fn, "y", a[4], napi_float32_array, (size_t)(rows * w.m), &y, NULL))
-    return NULL;
-  const double *scales;
-  double *owned;
-  if (!get_scales(env, fn, a[3], (size_t)rows, &scales, &owned)) return NULL;
-  int rc = k_spike_counts_rows4(&w, (const int32_t *)c, (int)rows, scales, (float *)y);
-  free(owned);
-  if (rc != 0) {
-    napi_throw_error(env, NULL, "spikeLinearCountsRows4: out of memory");
-    return NULL;
-  }
-  return undefined(env);
+static napi_value js_int_matmul(napi_env env, napi_callback_info info) {
+  return int_matmul(env, info, "intMatmul", 0);
 }
 
-/* spikeLinearEvents4(w, trains, T, scale, y, yOff, acc, sum): acc and sum (scratch) are unused. */
-static napi_value js_spike_events4(napi_env env, napi_callback_info info) {
-  static const char *fn = "spikeLinearEvents4";
-  napi_value a[6];
-  if (!args(env, info, 6, a, fn)) return NULL;
-  spike4_weights w;
-  if (!get_weights4(env, fn, a[0], &w)) return NULL;
-  int64_t T, yOff;
-  double scale;
-  void *tr, *y;
-  size_t yLen;
-  if (!get_int(env, fn, "T", a[2], 0, INT_MAX32, &T) || !get_num(env, fn, "scale", a[3], &scale) ||
-      !get_int(env, fn, "yOff", a[5], 0, INT64_MAX / 2, &yOff) ||
-      !get_ta(env, fn, "trains", a[1], napi_int8_array, (size_t)(T * w.n), &tr, NULL) ||
-      !get_ta(env, fn, "y", a[4], napi_float32_array, 0, &y, &yLen))
-    return NULL;
-  if ((uint64_t)yOff + (uint64_t)w.m > yLen) return throw_range(env, fn, "y is shorter than yOff + m"), NULL;
-  if (k_spike_events4(&w, (const int8_t *)tr, (int)T, scale, (float *)y + yOff) != 0) {
-    napi_throw_error(env, NULL, "spikeLinearEvents4: out of memory (or too many events)");
-    return NULL;
-  }
-  return undefined(env);
+static napi_value js_int_matmul4(napi_env env, napi_callback_info info) {
+  return int_matmul(env, info, "intMatmul4", 1);
 }
 
 /* spikeEncode(x, rows, n, rule, param, L, counts, thetas): rule 0 quantile (param γ), 1 absmax,
@@ -473,10 +436,8 @@ static napi_value js_spike_encode(napi_env env, napi_callback_info info) {
   if (rule == ENC_QUANTILE && rows > 0 && n < 1) return throw_range(env, fn, "quantile of an empty vector"), NULL;
   if (rule == ENC_QUANTILE && !(param >= 0 && param <= 1)) return throw_range(env, fn, "gamma must be in [0, 1]"), NULL;
   if (!(L > 0)) return throw_range(env, fn, "L must be positive"), NULL;
-  if (k_spike_encode((const float *)x, (int)rows, (int)n, (int)rule, param, L, (int32_t *)c, (double *)th) != 0) {
-    napi_throw_error(env, NULL, "spikeEncode: out of memory");
-    return NULL;
-  }
+  if (k_spike_encode((const float *)x, (int)rows, (int)n, (int)rule, param, L, (int32_t *)c, (double *)th) != 0)
+    return throw_error(env, fn, "out of memory"), NULL;
   return undefined(env);
 }
 
@@ -502,40 +463,15 @@ static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
   static const char *fn = "matmulW4A16";
   napi_value a[4];
   if (!args(env, info, 4, a, fn)) return NULL;
-  spike4_weights w;
-  if (!get_weights4(env, fn, a[0], &w)) return NULL;
+  any_weights w;
+  if (!get_weights(env, fn, a[0], 1, &w)) return NULL;
   int64_t rows;
   void *x, *y;
   if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) ||
       !get_ta(env, fn, "x", a[1], napi_float32_array, (size_t)(rows * w.n), &x, NULL) ||
       !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * w.m), &y, NULL))
     return NULL;
-  k_matmul_w4a16(&w, (const float *)x, (float *)y, (int)rows);
-  return undefined(env);
-}
-
-/* intMatmul4(w4RowMajor, dw, c, rows, m, n, groupSize, scales, y) */
-static napi_value js_int_matmul4(napi_env env, napi_callback_info info) {
-  static const char *fn = "intMatmul4";
-  napi_value a[9];
-  if (!args(env, info, 9, a, fn)) return NULL;
-  int64_t rows, m, n, G;
-  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) || !get_int(env, fn, "m", a[4], 0, INT_MAX32, &m) ||
-      !get_int(env, fn, "n", a[5], 0, INT_MAX32, &n) || !get_int(env, fn, "groupSize", a[6], 1, INT_MAX32, &G))
-    return NULL;
-  const int64_t nG = (n + G - 1) / G;
-  void *W, *dw, *c, *y;
-  if (!get_ta(env, fn, "w4RowMajor", a[0], napi_uint8_array, (size_t)(m * ((n + 1) / 2)), &W, NULL) ||
-      !get_ta(env, fn, "dw", a[1], napi_float32_array, (size_t)(m * nG), &dw, NULL) ||
-      !get_ta(env, fn, "c", a[2], napi_int32_array, (size_t)(rows * n), &c, NULL) ||
-      !get_ta(env, fn, "y", a[8], napi_float32_array, (size_t)(rows * m), &y, NULL))
-    return NULL;
-  const double *scales;
-  double *owned;
-  if (!get_scales(env, fn, a[7], (size_t)rows, &scales, &owned)) return NULL;
-  k_int_matmul4((const uint8_t *)W, (const float *)dw, (const int32_t *)c, (int)rows, (int)m, (int)n, (int)G, scales,
-                (float *)y);
-  free(owned);
+  k_matmul_w4a16(&w.w4, (const float *)x, (float *)y, (int)rows);
   return undefined(env);
 }
 
