@@ -16,9 +16,8 @@
  * does; Q8_0 and Q4_0 also map onto QuantizedWeights without going through float (see
  * ggufQuantized and docs/GGUF.md).
  */
-import fs from 'node:fs';
 import { fail } from '../errors.js';
-import { fileProblem } from './safetensors.js';
+import { readFully, withFile } from './safetensors.js';
 import { toFloat32 } from './dtype.js';
 import { packColumns, type QuantizedWeights } from '../quant/weights.js';
 
@@ -217,20 +216,6 @@ class Cursor {
   }
 }
 
-function readFully(fd: number, buf: Uint8Array, position: number, path: string, what: string): void {
-  let done = 0;
-  while (done < buf.length) {
-    let n: number;
-    try {
-      n = fs.readSync(fd, buf, done, buf.length - done, position + done);
-    } catch (e) {
-      fail(`cannot read ${what}: ${fileProblem(e)}`, path);
-    }
-    if (n === 0) fail(`file ended while reading ${what}`, path);
-    done += n;
-  }
-}
-
 /** A name or key for a one-line message: as is when printable and short, else JSON-quoted and cut. */
 export function printable(s: string, max = 80): string {
   if (/^[\x20-\x7e]*$/.test(s) && s.length <= max) return s;
@@ -290,19 +275,7 @@ function readValue(c: Cursor, type: GgufValueType, what: string, path: string): 
 /** Reads and validates a GGUF file's header, metadata and tensor infos (not the tensor data). */
 export function readGgufFile(path: string): GgufFile {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('readGgufFile: a big-endian host is not supported');
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    fail(fileProblem(e), path);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) fail(st.isDirectory() ? 'is a directory, expected a GGUF file' : 'not a regular file', path);
-    return parse(new Cursor(fd, st.size, path), path);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return withFile(path, 'a GGUF file', (fd, size) => parse(new Cursor(fd, size, path), path));
 }
 
 function parse(c: Cursor, path: string): GgufFile {
@@ -408,17 +381,7 @@ function parse(c: Cursor, path: string): GgufFile {
 /** Reads the raw bytes of one tensor. */
 export function readGgufTensorBytes(file: GgufFile, info: GgufTensorInfo): Uint8Array {
   const buf = new Uint8Array(info.byteLength);
-  let fd: number;
-  try {
-    fd = fs.openSync(file.path, 'r');
-  } catch (e) {
-    fail(fileProblem(e), file.path);
-  }
-  try {
-    readFully(fd, buf, info.offset, file.path, `the data of tensor ${printable(info.name)}`);
-  } finally {
-    fs.closeSync(fd);
-  }
+  withFile(file.path, 'a GGUF file', (fd) => readFully(fd, buf, info.offset, file.path, `the data of tensor ${printable(info.name)}`));
   return buf;
 }
 

@@ -12,6 +12,22 @@ export { MAX_HEADER_BYTES, readSafetensorsBytes, parseSafetensorsHeader, tensorB
 export type { SafetensorsHeader, TensorInfo, TensorSpec, TensorToWrite } from './safetensors-core.js';
 
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  return withFile(path, 'a safetensors file', (fd, size) => {
+    if (size < 8) fail(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, path);
+    const lenBuf = Buffer.alloc(8);
+    readFully(fd, lenBuf, 0, path, 'the header length');
+    const n = checkHeaderLength(lenBuf.readBigUInt64LE(0), size, path);
+    const hbuf = Buffer.alloc(n);
+    readFully(fd, hbuf, 8, path, 'the header');
+    return parseSafetensorsHeader(path, hbuf.toString('utf8'), 8 + n, size);
+  });
+}
+
+/**
+ * Runs `use` on an open descriptor of the regular file at `path` (its size beside it) and closes
+ * it; a missing file, a folder or a device is a one-line error naming `kind` (e.g. 'a GGUF file').
+ */
+export function withFile<T>(path: string, kind: string, use: (fd: number, size: number) => T): T {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -21,22 +37,15 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
   try {
     const st = fs.fstatSync(fd);
     // open() succeeds on a folder on Linux; reading it would then throw EISDIR.
-    if (!st.isFile()) fail(st.isDirectory() ? 'is a directory, expected a safetensors file' : 'not a regular file', path);
-    const size = st.size;
-    if (size < 8) fail(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, path);
-    const lenBuf = Buffer.alloc(8);
-    readFully(fd, lenBuf, 0, path, 'the header length');
-    const n = checkHeaderLength(lenBuf.readBigUInt64LE(0), size, path);
-    const hbuf = Buffer.alloc(n);
-    readFully(fd, hbuf, 8, path, 'the header');
-    return parseSafetensorsHeader(path, hbuf.toString('utf8'), 8 + n, size);
+    if (!st.isFile()) fail(st.isDirectory() ? `is a directory, expected ${kind}` : 'not a regular file', path);
+    return use(fd, st.size);
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /** Reads exactly buf.length bytes at `position`; a short read is a file that changed or ended under us. */
-function readFully(fd: number, buf: Uint8Array, position: number, path: string, what: string): void {
+export function readFully(fd: number, buf: Uint8Array, position: number, path: string, what: string): void {
   let done = 0;
   while (done < buf.length) {
     let n: number;
@@ -62,17 +71,7 @@ export function fileProblem(e: unknown): string {
 export function readTensorBytes(info: TensorInfo, path: string, into?: Uint8Array): Uint8Array {
   const buf = into ?? new Uint8Array(info.byteLength);
   if (buf.byteLength !== info.byteLength) throw new Error(`readTensorBytes: buffer of ${buf.byteLength} bytes for ${info.byteLength}`);
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    fail(fileProblem(e), path);
-  }
-  try {
-    readFully(fd, buf, info.offset, path, `the data of tensor ${info.name}`);
-  } finally {
-    fs.closeSync(fd);
-  }
+  withFile(path, 'a safetensors file', (fd) => readFully(fd, buf, info.offset, path, `the data of tensor ${info.name}`));
   return buf;
 }
 
