@@ -35,17 +35,49 @@ static float select_k(float *a, int n, int k) {
   return a[k];
 }
 
+/*
+ * The two order statistics lo = |x|_(k) and hi = |x|_(k+1) (0-based, ascending). For γ near 1
+ * (0.99: the top 7 of 512, 16 of 1408) the m = n − k largest values are kept in a small sorted
+ * array while scanning once — most values fail the first comparison — instead of selecting over
+ * all n; otherwise Hoare selection on a copy. Both give the same order statistics exactly.
+ */
+#define TOP_MAX 64
+static void order_stats(const float *x, int n, int k, float *a, float *lo, float *hi) {
+  const int m = n - k;
+  if (m <= TOP_MAX) {
+    float top[TOP_MAX]; /* ascending: top[0] is the smallest kept */
+    int cnt = 0;
+    for (int i = 0; i < n; i++) {
+      const float v = fabsf(x[i]);
+      int j;
+      if (cnt < m) { /* still filling: insert v in order */
+        for (j = cnt++; j > 0 && top[j - 1] > v; j--) top[j] = top[j - 1];
+      } else if (v > top[0]) { /* v displaces the smallest kept */
+        for (j = 0; j + 1 < m && top[j + 1] < v; j++) top[j] = top[j + 1];
+      } else
+        continue;
+      top[j] = v;
+    }
+    *lo = top[0];
+    *hi = m >= 2 ? top[1] : INFINITY;
+    return;
+  }
+  for (int i = 0; i < n; i++) a[i] = fabsf(x[i]);
+  *lo = select_k(a, n, k);
+  float h = INFINITY;
+  for (int i = k + 1; i < n; i++)
+    if (a[i] < h) h = a[i];
+  *hi = h;
+}
+
 /* torch.quantile(|x|, γ), 'linear', every step in fp32 (threshold.ts quantileAbs). */
 static float quantile_abs(const float *x, int n, double gamma, float *a) {
-  for (int i = 0; i < n; i++) a[i] = fabsf(x[i]);
   const float pos = (float)gamma * (float)(n - 1);
   const int k = (int)floorf(pos);
   const float w = pos - (float)k;
-  const float lo = select_k(a, n, k);
+  float lo, hi;
+  order_stats(x, n, k, a, &lo, &hi);
   if (w == 0.0f) return lo;
-  float hi = INFINITY;
-  for (int i = k + 1; i < n; i++)
-    if (a[i] < hi) hi = a[i];
   const float diff = hi - lo;
   return w < 0.5f ? lo + w * diff : hi - diff * (1.0f - w);
 }
