@@ -195,6 +195,8 @@ function main(): void {
     process.stdout.write('\n');
   }
 
+  benchStep1(runs, args.minMs, results);
+
   if (args.prefill > 0) {
     process.stdout.write(`## prefill: rows = ${args.prefill}, sdllm-small shapes (ms per call)\n\n`);
     const head = ['backend', 'shape (out x in)', 'f32 dense', 'f32 GFLOP/s', 'w4a16', 'w4a16 GFLOP/s', 'int8 dense', 'int4 dense', 'spike4 d=0.2', 'spike4 d=1', 'spike8 d=1'];
@@ -219,6 +221,39 @@ function main(): void {
   }
   process.stdout.write(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews the timings)\n`);
   if (args.json) fs.writeFileSync(args.json, JSON.stringify({ cpu: cpus[0]?.model, cores: os.availableParallelism(), node: process.version, features: cpuFeatures(), densities: args.densities, results }, null, 2));
+}
+
+/**
+ * What runs around the matmuls of a spiking decode step, per token on sdllm-small: γ-SQP step 1
+ * (spikeEncode, γ = 0.99 quantile, L = 7) on the widths the linears read (512; 1,408 for
+ * down_proj) and on the 8 query heads of 64 channels, and the online rotation (blockHadamard) of
+ * down_proj's 1,408 inputs. µs per call, median of batches of 100 calls.
+ */
+function benchStep1(runs: [BackendName, number][], minMs: number, results: Record<string, unknown>[]): void {
+  process.stdout.write(`## step 1 and online rotation, one token (µs per call)\n\n`);
+  const cases: [string, number, number][] = [['spikeEncode', 1, 512], ['spikeEncode', 1, 1408], ['spikeEncode', 8, 64], ['blockHadamard', 1, 1408]];
+  const head = ['backend', ...cases.map(([k, rows, n]) => `${k} ${rows > 1 ? `${rows} x ` : ''}${n}`)];
+  const lines: string[][] = [];
+  const rule = { kind: 'quantile', gamma: 0.99 } as const;
+  for (const [name, threads] of runs) {
+    const k = getBackend(name);
+    if (!k || (name === 'native' && threads !== runs.find(([b]) => b === 'native')?.[1])) continue; // single-threaded kernels: once
+    const us = cases.map(([kernel, rows, n], ci) => {
+      const r = rng(ci + 1);
+      // heavy-tailed like real activations: a few channels 20x the rest
+      const x = new Float32Array(rows * n).map(() => (r() * 2 - 1) * (r() < 0.01 ? 20 : 1));
+      const c = new Int32Array(rows * n), th = new Float64Array(rows), sc = new Float32Array(n), scale = new Float32Array(n).fill(0.088);
+      const work = x.slice();
+      const call = kernel === 'spikeEncode' ? () => k.spikeEncode(x, rows, n, rule, 7, c, th, sc) : () => k.blockHadamard(work, rows, n, 128, scale);
+      return (time(() => {
+        for (let j = 0; j < 100; j++) call();
+      }, minMs) * 1000) / 100;
+    });
+    cases.forEach(([kernel, rows, n], i) => results.push({ backend: name, kernel, rows, n, us: us[i] }));
+    lines.push([name, ...us.map((u) => u.toFixed(2))]);
+  }
+  printTable(head, lines);
+  process.stdout.write('\n');
 }
 
 interface BenchWeights {
