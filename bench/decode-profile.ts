@@ -1,0 +1,89 @@
+/**
+ * Where a decode step's time goes: every registered kernel is wrapped with a timer while a model
+ * decodes greedily, and the milliseconds per token of each kernel, of the whole step and of the
+ * rest (the TypeScript between kernel calls) are printed.
+ *
+ *   npm run build && node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N]
+ *
+ * `small` is sdllm-small from SDLLM_SHARED (γ fixed at 0.99, no calibration); the others are the
+ * synthetic random-weight models of src/sdllm/synthetic.ts, built in memory.
+ */
+import nodePath from 'node:path';
+import os from 'node:os';
+import { kernels, setThreads, getThreads, backendName, type KernelSet } from '../src/kernels/node.js';
+import { syntheticConfig, syntheticModel, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
+import { assembleModel } from '../src/sdllm/prepare.js';
+import { resolveMethod, METHOD_NAMES } from '../src/sdllm/method.js';
+import { loadMethodModel } from '../src/sdllm/load.js';
+import { generate } from '../src/generate/generate.js';
+import type { LlamaModel } from '../src/model/llama.js';
+import { SHARED, intArg, printTable, usageFor } from './common.js';
+
+const usage: (problem?: string) => never = usageFor(
+  'bench/decode-profile',
+  'usage: node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N]',
+);
+
+function parseArgs(argv: string[]): { model: string; method: string; tokens: number; threads: number | null } {
+  const a = { model: 'small', method: 'sdllm', tokens: 24, threads: null as number | null };
+  for (let k = 0; k < argv.length; k++) {
+    const v = argv[k + 1];
+    switch (argv[k]) {
+      case '--model': a.model = v ?? usage('--model expects a value'); k++; break;
+      case '--method': a.method = v ?? usage('--method expects a value'); k++; break;
+      case '--tokens': a.tokens = intArg('--tokens', v, 1, usage); k++; break;
+      case '--threads': a.threads = intArg('--threads', v, 1, usage); k++; break;
+      case '--help': case '-h': usage(); break;
+      default: usage(`unknown argument ${JSON.stringify(argv[k])}`);
+    }
+  }
+  if (a.model !== 'small' && !(a.model in SYNTHETIC_SHAPES)) usage(`unknown model ${a.model} (small, ${Object.keys(SYNTHETIC_SHAPES).join(', ')})`);
+  if (!(METHOD_NAMES as readonly string[]).includes(a.method)) usage(`unknown method ${a.method} (${METHOD_NAMES.join(', ')})`);
+  return a;
+}
+
+function load(model: string, method: string): LlamaModel {
+  const overrides = method === 'sdllm' || method.startsWith('sdllm-') ? { gamma: 0.99 } : {};
+  if (model === 'small') return loadMethodModel(nodePath.join(SHARED, 'models', 'sdllm-small'), { method, overrides }).model;
+  return assembleModel(syntheticModel(syntheticConfig(model as SyntheticShape), resolveMethod(method, overrides)));
+}
+
+function main(): void {
+  const a = parseArgs(process.argv.slice(2));
+  if (a.threads) setThreads(a.threads);
+  const model = load(a.model, a.method);
+  // Wrap the active kernel set in place: model code looks kernels up per call (registry.ts).
+  const k = kernels() as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const ms: Record<string, number> = {};
+  for (const name of Object.keys(k)) {
+    const f = k[name];
+    k[name] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      const r = f(...args);
+      ms[name] = (ms[name] ?? 0) + performance.now() - t0;
+      return r;
+    };
+  }
+  const prompt = [1, 2, 3, 4, 5, 6, 7, 8].map((t) => t % model.config.vocab_size);
+  generate(model, prompt, { max_new_tokens: 4, eos_token_id: [] }); // warm-up
+  const cache = model.newCache(prompt.length + a.tokens + 1);
+  let last = model.step(prompt, cache);
+  for (const key of Object.keys(ms)) ms[key] = 0;
+  const t0 = performance.now();
+  for (let t = 0; t < a.tokens; t++) {
+    let best = 0;
+    for (let v = 1; v < last.length; v++) if (last[v] > last[best]) best = v;
+    last = model.step([best], cache);
+  }
+  const total = (performance.now() - t0) / a.tokens;
+  process.stdout.write(`# decode profile: ${a.model === 'small' ? 'sdllm-small' : `synthetic ${a.model}`}, ${a.method}, ${a.tokens} tokens after an 8-token prompt\n`);
+  process.stdout.write(`kernels: ${backendName()}, ${getThreads()} thread(s); load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n`);
+  const used = (Object.entries(ms) as [keyof KernelSet, number][]).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]);
+  const inKernels = used.reduce((s, [, v]) => s + v, 0) / a.tokens;
+  const lines = used.map(([name, v]) => [name, (v / a.tokens).toFixed(3), `${((100 * v) / a.tokens / total).toFixed(1)} %`]);
+  lines.push(['(TypeScript between kernels)', (total - inKernels).toFixed(3), `${((100 * (total - inKernels)) / total).toFixed(1)} %`]);
+  lines.push(['whole step', total.toFixed(3), `${(1000 / total).toFixed(1)} tok/s`]);
+  printTable(['kernel', 'ms/token', 'share'], lines);
+}
+
+main();
