@@ -408,7 +408,7 @@ function checkEncode(name: string, k: KernelSet): void {
   const rules: [ThresholdRule, number][] = [
     [{ kind: 'quantile', gamma: 0.99 }, 7], [{ kind: 'quantile', gamma: 0 }, 7], [{ kind: 'quantile', gamma: 1 }, 3],
     [{ kind: 'quantile', gamma: 0.5 }, 1], [{ kind: 'quantile', gamma: 0.9999 }, 127], [{ kind: 'absmax' }, 7],
-    [{ kind: 'absmax' }, 127], [{ kind: 'meanabs', k: 3 }, Infinity], [{ kind: 'meanabs', k: 3 }, 15],
+    [{ kind: 'absmax' }, 127], [{ kind: 'absmax' }, 1], [{ kind: 'absmax' }, 3], [{ kind: 'meanabs', k: 3 }, Infinity], [{ kind: 'meanabs', k: 3 }, 15],
     [{ kind: 'static', theta: 0.25 }, 7], [{ kind: 'static', theta: 0.25 }, Infinity],
   ];
   for (const n of [1, 2, 7, 128, 512, 1408]) {

@@ -111,10 +111,10 @@ export class RandomizedHadamard {
   rotateRows(X: Float32Array, rows: number): void {
     const { n, signs } = this;
     this.checkShape(X, rows);
+    // x o s and the block transforms are the online rotation's kernel (signs as the scale).
+    kernels().blockHadamard(X, rows, n, this.plan.block, signs);
     for (let r = 0; r < rows; r++) {
       const base = r * n;
-      for (let i = 0; i < n; i++) X[base + i] *= signs[i];
-      this.fwhtBlocks(X, base);
       this.mixCore(X, base, false);
       for (let i = 0; i < n; i++) X[base + i] *= this.norm;
     }

@@ -9,11 +9,8 @@ import { DecoderRunner, type LlamaModel, type DecoderLayer } from '../model/llam
 import type { ModelConfig } from '../model/config.js';
 import { fail } from '../errors.js';
 import { dequantize } from '../quant/weights.js';
-import { kernels } from '../kernels/registry.js';
+import { kernels, type PackedWeights4, type SpikeLinearWeights } from '../kernels/registry.js';
 import { SpikeLinear } from '../spike/spike-linear.js';
-import { threshold } from '../spike/threshold.js';
-import { spikeCounts } from '../spike/encode.js';
-import type { ThresholdRule } from '../spike/threshold.js';
 import { GAMMA_GRID, type MethodConfig } from './method.js';
 import { spikeLinears } from './stats.js';
 
@@ -110,12 +107,24 @@ function pickGamma(ls: SpikeLinear[], all: Float32Array, method: MethodConfig, L
   const n = ls[0].inFeatures;
   const X = evenlySpacedRows(all, n, opts.rows ?? 512);
   const rows = X.length / n;
-  const What = ls.map((l) => dequantize(l.qw));
-  const ref = ls.map((l, k) => matmul(X, What[k], rows, n, l.outFeatures));
+  const k = kernels();
+  // Ŵx from the packed weights where they are 4-bit (no float copy), else from dequantized ones.
+  const ref = ls.map((l) => {
+    if (!l.packed4) return matmul(X, dequantize(l.qw), rows, n, l.outFeatures);
+    const y = new Float32Array(rows * l.outFeatures);
+    k.matmulW4A16(l.weights as PackedWeights4, X, y, rows);
+    return y;
+  });
+  // Ŵ·θc is what the spike-driven layer computes: its own integer kernels give it, from the
+  // counts, several times faster than a float matmul of the dequantized weights would.
+  const counts = new Int32Array(rows * n), thetas = new Float64Array(rows), scratch = new Float32Array(n);
+  const out = ls.map((l) => new Float32Array(rows * l.outFeatures));
   const score = (gamma: number): number => {
-    const rule: ThresholdRule = { kind: 'quantile', gamma };
-    const Xh = spikeDequantized(X, rows, n, rule, L);
-    const out = ls.map((l, k) => matmul(Xh, What[k], rows, n, l.outFeatures));
+    k.spikeEncode(X, rows, n, { kind: 'quantile', gamma }, L, counts, thetas, scratch);
+    ls.forEach((l, j) => {
+      if (l.packed4) k.spikeLinearCountsRows4(l.weights as PackedWeights4, counts, rows, thetas, out[j]);
+      else k.spikeLinearCountsRows(l.weights as SpikeLinearWeights, counts, rows, thetas, out[j]);
+    });
     return objective(ref, out, ls.map((l) => l.outFeatures), rows, method.calibObjective);
   };
   let best = -Infinity, bestGamma = 1;
@@ -162,19 +171,6 @@ function matmul(X: Float32Array, W: Float32Array, rows: number, n: number, m: nu
   const y = new Float32Array(rows * m);
   kernels().matmulF32(X, W, y, rows, n, m);
   return y;
-}
-
-/** θ·c for every row: what the spike-driven layer effectively multiplies its weights with. */
-function spikeDequantized(X: Float32Array, rows: number, n: number, rule: ThresholdRule, L: number): Float32Array {
-  const out = new Float32Array(rows * n);
-  const c = new Int32Array(n);
-  const scratch = new Float32Array(n);
-  for (let r = 0; r < rows; r++) {
-    const theta = threshold(X, r * n, n, rule, L, scratch);
-    spikeCounts(X, r * n, n, theta, L, c, 0);
-    for (let i = 0; i < n; i++) out[r * n + i] = theta * c[i];
-  }
-  return out;
 }
 
 /** Mean over rows of cos(ref_r, out_r) (outputs of sibling linears concatenated), or −MSE. */
