@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "pool.h"
@@ -516,6 +521,52 @@ static napi_value js_get_threads(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static void unmap_file(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/*
+ * mapFile(path, offset, length) -> ArrayBuffer over a private mapping of the file's bytes from
+ * offset rounded down to a page to offset + length (the requested bytes are its last `length`),
+ * or null where mapping is not possible. Converted models load through it without a copy, their
+ * pages straight from the page cache (read faults map 64 KB at a time, where fresh zero-filled
+ * buffers fault in 4 KB pages). Private and writable: a stray write copies a page instead of
+ * crashing. Unmapped when the ArrayBuffer is collected. One mapping per tensor: Node caps an
+ * ArrayBuffer made here at 4 GiB.
+ */
+static napi_value js_map_file(napi_env env, napi_callback_info info) {
+  static const char *fn = "mapFile";
+  napi_value a[3], result;
+  if (!args(env, info, 3, a, fn)) return NULL;
+  char path[4096];
+  size_t len;
+  int64_t off, n;
+  if (napi_get_value_string_utf8(env, a[0], path, sizeof path, &len) != napi_ok) return throw_type(env, fn, "path must be a string"), NULL;
+  if (len >= sizeof path - 1) return throw_range(env, fn, "path is too long"), NULL;
+  if (!get_int(env, fn, "offset", a[1], 0, INT64_MAX / 2, &off) || !get_int(env, fn, "length", a[2], 1, INT64_MAX / 2, &n)) return NULL;
+  napi_get_null(env, &result);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return throw_error(env, fn, strerror(errno)), NULL;
+  struct stat st;
+  const long page = sysconf(_SC_PAGESIZE);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || off + n > (int64_t)st.st_size || page <= 0) {
+    close(fd);
+    return result;
+  }
+  const int64_t start = off - off % page;
+  const size_t size = (size_t)(off + n - start);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)start);
+  close(fd);
+  if (p == MAP_FAILED) return result;
+  madvise(p, size, MADV_WILLNEED);
+  if (napi_create_external_arraybuffer(env, p, size, unmap_file, (void *)(uintptr_t)size, &result) != napi_ok) {
+    munmap(p, size);
+    napi_get_null(env, &result);
+  }
+  return result;
+}
+
 static napi_value js_cpu_features(napi_env env, napi_callback_info info) {
   (void)info;
   const char *f = simd_features();
@@ -581,6 +632,7 @@ NAPI_MODULE_INIT() {
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},
       {"cpuFeatures", js_cpu_features},
+      {"mapFile", js_map_file},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

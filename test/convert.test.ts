@@ -2,7 +2,7 @@
  * `sdllm convert` one layer at a time: the same bytes as preparing and calibrating the whole
  * model in memory; the synthetic-checkpoint tool's sharded BF16 folders convert and generate;
  * self-written calibration text is refused (one clear line) for models too big to hold as float;
- * a converted file loads each tensor into its own array; the tensor-by-tensor writer keeps to its layout and leaves no file behind on failure.
+ * a converted file loads each tensor into an array of its own (memory-mapped or read); the tensor-by-tensor writer keeps to its layout and leaves no file behind on failure.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { convertCheckpoint } from '../src/sdllm/convert.js';
 import { readSdllmFile, writeSdllmFile } from '../src/formats/sdllm-file.js';
 import { SafetensorsWriter, readSafetensorsHeader } from '../src/formats/safetensors.js';
 import { SdllmError } from '../src/errors.js';
+import { nativeAvailable } from '../src/kernels/node.js';
 import { DATA, MODELS, REPO_ROOT, needsShared, runCli } from './helpers.js';
 
 function tmpdir(): string {
@@ -68,10 +69,28 @@ test('a synthetic sharded BF16 checkpoint converts and generates from the comman
     assert.equal(c.code, 0, c.stderr);
     const report = JSON.parse(c.stdout);
     assert.equal(report.calibration.length, 4 * 2);
-    // Loading reads each tensor once, straight into the array the model keeps: whole buffers, no views into a file-sized one.
+    // Loading puts each tensor once in the array the model keeps, a buffer of its own: read into
+    // it (ends at the buffer's end, starts at 0), or memory-mapped (the tensor's pages only: it
+    // starts within the first page and ends at the buffer's end). Never a copy, never a view into
+    // a file-sized buffer.
     const p = readSdllmFile(out);
-    for (const a of [p.embed_tokens, p.lm_head.weight!, ...p.layers.flatMap((l) => Object.values(l.linears).flatMap((pl) => [pl.qw!.packed, pl.qw!.scales]))])
-      assert.equal(a.buffer.byteLength, a.byteLength);
+    const arrays = [p.embed_tokens, p.lm_head.weight!, ...p.layers.flatMap((l) => Object.values(l.linears).flatMap((pl) => [pl.qw!.packed, pl.qw!.scales]))];
+    for (const a of arrays) {
+      assert.equal(a.byteOffset + a.byteLength, a.buffer.byteLength);
+      assert.ok(a.byteOffset < 65536, `a view ${a.byteOffset} bytes into its buffer`);
+    }
+    if (nativeAvailable() && process.env.SDLLM_MMAP !== '0') assert.ok(arrays.some((a) => a.byteOffset > 0), 'memory-mapped (tensors not at page starts)');
+    const again = readSdllmFile(out);
+    assert.deepEqual(again.layers[1].linears.down_proj.qw!.packed, p.layers[1].linears.down_proj.qw!.packed);
+    process.env.SDLLM_MMAP = '0';
+    try {
+      const read = readSdllmFile(out);
+      assert.deepEqual(read.embed_tokens, p.embed_tokens, 'mapped and read tensors are the same');
+      assert.deepEqual(read.layers[1].linears.down_proj.qw!.packed, p.layers[1].linears.down_proj.qw!.packed);
+      assert.equal(read.embed_tokens.byteOffset, 0);
+    } finally {
+      delete process.env.SDLLM_MMAP;
+    }
     const g = runCli(['generate', '--model', out, '--prompt', 'Once upon a time', '--max-new-tokens', '4']);
     assert.equal(g.code, 0, g.stderr);
     assert.match(g.stderr, /generation: 4 tokens/);

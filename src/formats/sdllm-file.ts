@@ -8,7 +8,8 @@
  * too); this module reads and writes files.
  */
 import fs from 'node:fs';
-import { readSafetensorsHeader, readTensorBytes, writeSafetensors, SafetensorsWriter, type SafetensorsHeader } from './safetensors.js';
+import { readSafetensorsHeader, readTensorBytes, writeSafetensors, SafetensorsWriter, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
+import { mapFileBytes } from '../kernels/native.js';
 import { Llama2cTokenizer, spmOptionsFrom } from './llama2c-tokenizer.js';
 import type { PreparedModel } from '../sdllm/prepare.js';
 import { decodeSdllm, encodeSdllm, isSdllmHeader, sdllmHeaderBytes, sdllmMetadata, sdllmTensorSpecs, sdllmTokenizer, type TokenizerCodec } from './sdllm-file-core.js';
@@ -72,7 +73,9 @@ export class SdllmFileWriter {
 }
 
 export function readSdllmFile(path: string): PreparedModel {
-  return decodeSdllm(readSafetensorsHeader(path), (info) => readTensorBytes(info, path), path, { tokenizerCodec: llama2cTokenizerCodec });
+  // Memory-mapped where the native addon can (no copy, no zero-filled buffers to fault in), else read.
+  const bytes = (info: TensorInfo) => mapFileBytes(path, info.offset, info.byteLength) ?? readTensorBytes(info, path);
+  return decodeSdllm(readSafetensorsHeader(path), bytes, path, { tokenizerCodec: llama2cTokenizerCodec });
 }
 
 export type { SafetensorsHeader };

@@ -32,6 +32,7 @@ interface NativeAddon extends Omit<KernelSet, 'spikeEncode'> {
   getThreads(): number;
   cpuFeatures(): string;
   streamBandwidth(bytes: number, reps: number): number[];
+  mapFile(path: string, offset: number, length: number): ArrayBuffer | null;
 }
 
 let addon: NativeAddon | null = null;
@@ -54,7 +55,7 @@ function load(): NativeAddon | null {
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
       'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
-      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
@@ -128,4 +129,15 @@ export function streamBandwidth(bytes: number, reps: number): number[] | null {
 /** ISA extensions the addon was compiled for, e.g. 'avx512f avx512bw avx512vnni avx2 fma'; '' without it. */
 export function cpuFeatures(): string {
   return load()?.cpuFeatures() ?? '';
+}
+
+/**
+ * The bytes [offset, offset + length) of a file, memory-mapped by the addon (no copy; pages come
+ * from the page cache as they are touched), or null without the addon, for an empty range, when
+ * mapping fails, or with SDLLM_MMAP=0.
+ */
+export function mapFileBytes(path: string, offset: number, length: number): Uint8Array | null {
+  if (length === 0 || process.env.SDLLM_MMAP === '0') return null;
+  const ab = load()?.mapFile(path, offset, length);
+  return ab ? new Uint8Array(ab, ab.byteLength - length, length) : null;
 }
