@@ -4,13 +4,10 @@
 // The integers are stored column-major: a spike on input neuron i adds the whole column Wq[:, i]
 // into the output accumulators, so each column must be one contiguous run of bytes.
 
-import { quantizeValue } from './rounding.js';
 import { kernels } from '../kernels/registry.js';
 import type { ThresholdRule } from '../spike/threshold.js';
 
 const ABSMAX: ThresholdRule = { kind: 'absmax' };
-/** Weights quantized per kernel call (bounds the int32 scratch to 16 MB). */
-const QUANT_BLOCK = 1 << 22;
 /** The absmax rule needs no selection scratch. */
 const SCRATCH = new Float32Array(0);
 
@@ -60,32 +57,18 @@ export function quantizeWeights(W: Float32Array, rows: number, cols: number, opt
   const nGroups = Math.ceil(cols / groupSize);
   const scales = new Float32Array(rows * nGroups);
   const q = new Int8Array(rows * cols);
-  if (cols % groupSize === 0) {
-    // Per (row, group) this is γ-SQP step 1 with the absmax rule at L = Qw (same θ = fp32(max|w| / Qw),
-    // same rounding): the registered kernel runs it over blocks of rows viewed as [rows·nGroups, G].
-    const k = kernels();
-    const block = Math.max(1, Math.min(rows, Math.floor(QUANT_BLOCK / cols)));
-    const counts = new Int32Array(block * cols);
-    const thetas = new Float64Array(block * nGroups);
-    for (let o0 = 0; o0 < rows; o0 += block) {
-      const nr = Math.min(block, rows - o0);
-      k.spikeEncode(W.subarray(o0 * cols, (o0 + nr) * cols), nr * nGroups, groupSize, ABSMAX, qmax, counts, thetas, SCRATCH);
-      for (let j = 0; j < nr * nGroups; j++) scales[o0 * nGroups + j] = thetas[j];
-      for (let r = 0; r < nr; r++) for (let i = 0; i < cols; i++) q[i * rows + o0 + r] = counts[r * cols + i];
-    }
-    return { bits, groupSize, rows, cols, nGroups, scales, packed: packColumns(q, rows, cols, bits) };
-  }
+  // Per (row, group) this is γ-SQP step 1 with the absmax rule at L = Qw (same θ = fp32(max|w| / Qw),
+  // same rounding): the registered kernel runs a row's whole groups as [full, G], a shorter last
+  // group (G not dividing cols) as one more row of its own.
+  const k = kernels();
+  const full = Math.floor(cols / groupSize), tail = full * groupSize;
+  const counts = new Int32Array(cols), thetas = new Float64Array(nGroups);
   for (let o = 0; o < rows; o++) {
-    const row = o * cols;
-    for (let g = 0; g < nGroups; g++) {
-      const start = g * groupSize;
-      const end = Math.min(start + groupSize, cols);
-      let amax = 0;
-      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(W[row + i]));
-      const dw = Math.fround(amax / qmax);
-      scales[o * nGroups + g] = dw;
-      for (let i = start; i < end; i++) q[i * rows + o] = quantizeValue(W[row + i], dw, qmax);
-    }
+    const row = W.subarray(o * cols, (o + 1) * cols);
+    k.spikeEncode(row, full, groupSize, ABSMAX, qmax, counts, thetas, SCRATCH);
+    if (tail < cols) k.spikeEncode(row.subarray(tail), 1, cols - tail, ABSMAX, qmax, counts.subarray(tail), thetas.subarray(full), SCRATCH);
+    scales.set(thetas, o * nGroups);
+    for (let i = 0; i < cols; i++) q[i * rows + o] = counts[i];
   }
   return { bits, groupSize, rows, cols, nGroups, scales, packed: packColumns(q, rows, cols, bits) };
 }
