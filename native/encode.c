@@ -70,9 +70,14 @@ static void order_stats(const float *x, int n, int k, float *a, float *lo, float
   *hi = h;
 }
 
+/* The position of the γ-quantile among n values, pos = fp32(γ)·(n − 1), all fp32. */
+static float quantile_pos(double gamma, int n) {
+  return (float)gamma * (float)(n - 1);
+}
+
 /* torch.quantile(|x|, γ), 'linear', every step in fp32 (threshold.ts quantileAbs). */
 static float quantile_abs(const float *x, int n, double gamma, float *a) {
-  const float pos = (float)gamma * (float)(n - 1);
+  const float pos = quantile_pos(gamma, n);
   const int k = (int)floorf(pos);
   const float w = pos - (float)k;
   float lo, hi;
@@ -103,8 +108,10 @@ static float row_theta(const float *x, int n, int rule, double param, double L, 
 }
 
 int k_spike_encode(const float *x, int rows, int n, int rule, double param, double L, int32_t *counts, double *thetas) {
+  /* Only a quantile far below the top needs the selection's copy of |x| (order_stats). */
   float *scratch = NULL;
-  if (rule == ENC_QUANTILE && rows > 0 && n > 0 && !(scratch = malloc(sizeof(float) * (size_t)n))) return -1;
+  const int select = rule == ENC_QUANTILE && rows > 0 && n > 0 && n - (int)floorf(quantile_pos(param, n)) > TOP_MAX;
+  if (select && !(scratch = malloc(sizeof(float) * (size_t)n))) return -1;
   /* Counts beyond int32 cannot come from a real θ (|x/θ| ≤ n·k for meanabs); clamp rather than
      convert out of range, which C leaves undefined. */
   const float lim = isinf(L) ? 2147483520.0f : (float)L;
