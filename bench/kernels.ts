@@ -235,9 +235,9 @@ function benchStep1(runs: [BackendName, number][], minMs: number, results: Recor
   const head = ['backend', ...cases.map(([k, rows, n]) => `${k} ${rows > 1 ? `${rows} x ` : ''}${n}`)];
   const lines: string[][] = [];
   const rule = { kind: 'quantile', gamma: 0.99 } as const;
-  for (const [name, threads] of runs) {
+  for (const name of new Set(runs.map(([b]) => b))) { // single-threaded kernels: once per backend
     const k = getBackend(name);
-    if (!k || (name === 'native' && threads !== runs.find(([b]) => b === 'native')?.[1])) continue; // single-threaded kernels: once
+    if (!k) continue;
     const us = cases.map(([kernel, rows, n], ci) => {
       const r = rng(ci + 1);
       // heavy-tailed like real activations: a few channels 20x the rest

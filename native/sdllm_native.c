@@ -144,10 +144,9 @@ static int get_num(napi_env env, const char *fn, const char *name, napi_value v,
  * columns), dwT, m, n, groupSize} or, with packed4, PackedWeights4 {packed (4-bit columns), ...}.
  */
 typedef struct {
-  int packed4;
   spike_weights w8;
   spike4_weights w4;
-  int m, n;
+  int m, n; /* the shape both views share */
 } any_weights;
 
 static int get_weights(napi_env env, const char *fn, napi_value obj, int packed4, any_weights *w) {
@@ -173,7 +172,6 @@ static int get_weights(napi_env env, const char *fn, napi_value obj, int packed4
   }
   CHECK(napi_get_named_property(env, obj, "dwT", &v));
   if (!get_ta(env, fn, "w.dwT", v, napi_float32_array, (size_t)(nG * m), &dwT, NULL)) return 0;
-  w->packed4 = packed4;
   w->w8 = (spike_weights){(const int8_t *)cols, (const float *)dwT, (int)m, (int)n, (int)G};
   w->w4 = (spike4_weights){(const uint8_t *)cols, (const float *)dwT, (int)m, (int)n, (int)G};
   w->m = (int)m;
