@@ -4,8 +4,9 @@
  * build/Release/sdllm_native.node. SIMD width is chosen at build time (-march=native; see
  * native/simd.h), threads by setThreads (default os.availableParallelism()).
  *
- * This module only loads the addon and builds a KernelSet from it; registry.ts registers it (and
- * makes it the default) so importing the registry is enough. When the addon is missing or fails
+ * This module loads the addon and builds a KernelSet from it; registry.ts registers it (and
+ * makes it the default) so importing the registry is enough. The addon also memory-maps files
+ * (mapFileBytes: converted models load without a copy). When the addon is missing or fails
  * to load, nothing is registered and nativeLoadError() says why. It imports the registry's types
  * only, so there is no import cycle at run time.
  */
