@@ -118,14 +118,15 @@ function pickGamma(ls: SpikeLinear[], all: Float32Array, method: MethodConfig, L
   // Ŵ·θc is what the spike-driven layer computes: its own integer kernels give it, from the
   // counts, several times faster than a float matmul of the dequantized weights would.
   const counts = new Int32Array(rows * n), thetas = new Float64Array(rows), scratch = new Float32Array(n);
-  const out = ls.map((l) => new Float32Array(rows * l.outFeatures));
+  const widths = ls.map((l) => l.outFeatures);
+  const out = widths.map((m) => new Float32Array(rows * m));
   const score = (gamma: number): number => {
     k.spikeEncode(X, rows, n, { kind: 'quantile', gamma }, L, counts, thetas, scratch);
     ls.forEach((l, j) => {
       if (l.packed4) k.spikeLinearCountsRows4(l.weights as PackedWeights4, counts, rows, thetas, out[j]);
       else k.spikeLinearCountsRows(l.weights as SpikeLinearWeights, counts, rows, thetas, out[j]);
     });
-    return objective(ref, out, ls.map((l) => l.outFeatures), rows, method.calibObjective);
+    return objective(ref, out, widths, rows, method.calibObjective);
   };
   let best = -Infinity, bestGamma = 1;
   const scores = new Map<number, number>();
