@@ -3,8 +3,10 @@
  * decodes greedily, and the milliseconds per token of each kernel, of the whole step and of the
  * rest (the TypeScript between kernel calls) are printed.
  *
- *   npm run build && node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N]
+ *   npm run build && node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N] [--by-shape]
  *
+ * --by-shape splits the weight kernels by layer shape (out x in), with calls and GB/s of packed
+ * weights read per call: which layers fall short of the memory's speed.
  * `small` is sdllm-small from SDLLM_SHARED (γ fixed at 0.99, no calibration); the others are the
  * synthetic random-weight models of src/sdllm/synthetic.ts, built in memory.
  */
@@ -21,11 +23,13 @@ import { SHARED, intArg, printTable, usageFor } from './common.js';
 
 const usage: (problem?: string) => never = usageFor(
   'bench/decode-profile',
-  'usage: node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N]',
+  'usage: node dist/bench/decode-profile.js [--model small|110m|1.1b|7b] [--method sdllm] [--tokens 24] [--threads N] [--by-shape]',
 );
 
-function parseArgs(argv: string[]): { model: string; method: string; tokens: number; threads: number | null } {
-  const a = { model: 'small', method: 'sdllm', tokens: 24, threads: null as number | null };
+interface Args { model: string; method: string; tokens: number; threads: number | null; byShape: boolean }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { model: 'small', method: 'sdllm', tokens: 24, threads: null, byShape: false };
   for (let k = 0; k < argv.length; k++) {
     const v = argv[k + 1];
     switch (argv[k]) {
@@ -33,6 +37,7 @@ function parseArgs(argv: string[]): { model: string; method: string; tokens: num
       case '--method': a.method = v ?? usage('--method expects a value'); k++; break;
       case '--tokens': a.tokens = intArg('--tokens', v, 1, usage); k++; break;
       case '--threads': a.threads = intArg('--threads', v, 1, usage); k++; break;
+      case '--by-shape': a.byShape = true; break;
       case '--help': case '-h': usage(); break;
       default: usage(`unknown argument ${JSON.stringify(argv[k])}`);
     }
@@ -55,12 +60,22 @@ function main(): void {
   // Wrap the active kernel set in place: model code looks kernels up per call (registry.ts).
   const k = kernels() as unknown as Record<string, (...args: unknown[]) => unknown>;
   const ms: Record<string, number> = {};
+  const shapes = new Map<string, { ms: number; calls: number; bytes: number }>();
   for (const name of Object.keys(k)) {
     const f = k[name];
     k[name] = (...args: unknown[]) => {
       const t0 = performance.now();
       const r = f(...args);
-      ms[name] = (ms[name] ?? 0) + performance.now() - t0;
+      const dt = performance.now() - t0;
+      ms[name] = (ms[name] ?? 0) + dt;
+      const w = args[0] as { packed?: Uint8Array; m?: number; n?: number };
+      if (a.byShape && w?.packed instanceof Uint8Array) {
+        const key = `${name} ${w.m} x ${w.n}`;
+        const e = shapes.get(key) ?? { ms: 0, calls: 0, bytes: w.packed.byteLength };
+        e.ms += dt;
+        e.calls++;
+        shapes.set(key, e);
+      }
       return r;
     };
   }
@@ -69,6 +84,7 @@ function main(): void {
   const cache = model.newCache(prompt.length + a.tokens + 1);
   let last = model.step(prompt, cache);
   for (const key of Object.keys(ms)) ms[key] = 0;
+  shapes.clear();
   const t0 = performance.now();
   for (let t = 0; t < a.tokens; t++) {
     let best = 0;
@@ -84,6 +100,14 @@ function main(): void {
   lines.push(['(TypeScript between kernels)', (total - inKernels).toFixed(3), `${((100 * (total - inKernels)) / total).toFixed(1)} %`]);
   lines.push(['whole step', total.toFixed(3), `${(1000 / total).toFixed(1)} tok/s`]);
   printTable(['kernel', 'ms/token', 'share'], lines);
+  if (a.byShape) {
+    process.stdout.write('\n');
+    const rows = [...shapes.entries()].sort((x, y) => y[1].ms - x[1].ms).map(([key, e]) => [
+      key, (e.ms / a.tokens).toFixed(3), (e.calls / a.tokens).toFixed(0), ((1000 * e.ms) / e.calls).toFixed(1),
+      ((e.bytes * e.calls) / (e.ms * 1e6)).toFixed(1),
+    ]);
+    printTable(['kernel and shape (out x in)', 'ms/token', 'calls/token', 'µs/call', 'GB/s of packed weights'], rows);
+  }
 }
 
 main();

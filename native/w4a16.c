@@ -133,7 +133,7 @@ static ALWAYS_INLINE void sweep(const int K, const uint8_t *base, long cb, const
   long pfo = 0;
   for (int p = 0; p < np; p++) {
     if (pf && (p & 3) == 0)
-      for (int t = 0; t < K && pfo < pfEnd; t++, pfo += 64) _mm_prefetch(pf + pfo, _MM_HINT_T0);
+      for (int t = 0; t < K && pfo < pfEnd; t++, pfo += 64) _mm_prefetch(pf + pfo, _MM_HINT_T1); /* into L2: spike4.c */
     __m512 e = acc[2 * p], o = acc[2 * p + 1];
     const __mmask16 bm = bytes_mask(m - 32 * p);
     for (int t = 0; t < K; t++) {

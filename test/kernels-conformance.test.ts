@@ -323,6 +323,7 @@ const PACKED_SHAPES: [m: number, n: number, G: number][] = [
   [129, 257, 128], // one row past a 128-row unit, a 1-input last group
   [20, 50, 5], // odd group size (the dense int4 kernel's scalar path)
   [4100, 1100, 128], // one row of a big layer: split by groups, a partial last unit
+  [6500, 700, 128], // a big layer swept in two slices of output units (more than SLICE_UNITS in spike4.c)
   [1001, 1100, 64], // split by groups with odd m
 ];
 
