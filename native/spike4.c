@@ -382,25 +382,33 @@ static void s4_chunk(void *vctx, int k) {
  * (padded with count-0 copies of the group's first column), the offset correction 8 * sum(c),
  * and the entries whose |count| exceeds 127 (int32 path). Built in one pass over the counts (or
  * the trains) into a buffer reused across calls (per calling thread).
+ *
+ * A group's entries (in index order) are dealt into the quads in four contiguous runs: quad k
+ * takes entries k, k + nq, k + 2 nq, k + 3 nq. So each of the four columns a quad reads follows
+ * the column its predecessor read in that slot, and a big layer's sweep reads four long
+ * sequential streams rather than four short runs per quad, which the hardware prefetchers
+ * follow (bench/native/harness.c). The integer sums do not depend on the order.
  */
 typedef struct {
   int32_t *qofs, *qidx, *qcnt, *corr, *bofs, *bidx, *bcnt;
+  int32_t *gidx; /* the open group's entries: column indices */
+  int8_t *gcnt;  /* and counts */
 } s4_lists;
 
 typedef struct {
   s4_lists L;
   long q, b;     /* quads / large entries so far */
-  int t, first;  /* entries in the open quad, the group's first column */
-  uint32_t pk;   /* the open quad's counts */
+  int ne;        /* entries of the open group */
   int32_t corr;
 } s4_builder;
 
 static _Thread_local int32_t *tl_lists;
 static _Thread_local size_t tl_lists_cap;
 
-/* Room for rows*nG groups, at most `entries` entries. */
-static int lists_alloc(long ngr, long entries, s4_lists *L) {
-  const size_t words = (size_t)(ngr + 1) * 3 + (size_t)(entries / 4 + ngr + 1) * 5 + (size_t)entries * 2 + 8;
+/* Room for rows*nG groups, at most `entries` entries, at most `gmax` in one group. */
+static int lists_alloc(long ngr, long entries, long gmax, s4_lists *L) {
+  const size_t words =
+      (size_t)(ngr + 1) * 3 + (size_t)(entries / 4 + ngr + 1) * 5 + (size_t)entries * 2 + (size_t)gmax * 2 + 8;
   if (words > tl_lists_cap) {
     free(tl_lists);
     tl_lists = (int32_t *)malloc(sizeof(int32_t) * words);
@@ -415,6 +423,8 @@ static int lists_alloc(long ngr, long entries, s4_lists *L) {
   L->qcnt = L->qidx + 4 * maxq;
   L->bidx = L->qcnt + maxq;
   L->bcnt = L->bidx + entries;
+  L->gidx = L->bcnt + entries;
+  L->gcnt = (int8_t *)(L->gidx + gmax);
   return 0;
 }
 
@@ -430,9 +440,7 @@ static void lists_release(void) {
 static ALWAYS_INLINE void b_open(s4_builder *B, long rg) {
   B->L.qofs[rg] = (int32_t)B->q;
   B->L.bofs[rg] = (int32_t)B->b;
-  B->t = 0;
-  B->first = -1;
-  B->pk = 0;
+  B->ne = 0;
   B->corr = 0;
 }
 
@@ -443,22 +451,26 @@ static ALWAYS_INLINE void b_add(s4_builder *B, int32_t i, int32_t c) {
     B->b++;
     return;
   }
-  if (B->first < 0) B->first = i;
-  B->L.qidx[4 * B->q + B->t] = i;
-  B->pk |= (uint32_t)(uint8_t)(int8_t)c << (8 * B->t);
+  B->L.gidx[B->ne] = i;
+  B->L.gcnt[B->ne++] = (int8_t)c;
   B->corr += 8 * c;
-  if (++B->t == 4) {
-    B->L.qcnt[B->q++] = (int32_t)B->pk;
-    B->pk = 0;
-    B->t = 0;
-  }
 }
 
 static ALWAYS_INLINE void b_close(s4_builder *B, long rg) {
-  if (B->t > 0) {
-    for (; B->t < 4; B->t++) B->L.qidx[4 * B->q + B->t] = B->first;
-    B->L.qcnt[B->q++] = (int32_t)B->pk;
+  const int ne = B->ne, nq = (ne + 3) / 4;
+  const int32_t *gi = B->L.gidx;
+  const int8_t *gc = B->L.gcnt;
+  for (int k = 0; k < nq; k++) {
+    uint32_t pk = 0;
+    int32_t *qi = B->L.qidx + 4 * (B->q + k);
+    for (int t = 0; t < 4; t++) {
+      const int j = k + t * nq;
+      qi[t] = j < ne ? gi[j] : gi[0];
+      pk |= (uint32_t)(uint8_t)(j < ne ? gc[j] : 0) << (8 * t);
+    }
+    B->L.qcnt[B->q + k] = (int32_t)pk;
   }
+  B->q += nq;
   B->L.corr[rg] = B->corr;
 }
 
@@ -553,7 +565,7 @@ static int counts_rows4(const void *wv, const int32_t *c, long cStride, int rows
   const int nG = (n + G - 1) / G;
   const long ngr = (long)rows * nG;
   s4_builder B;
-  if (lists_alloc(ngr, (long)rows * n, &B.L) != 0) return -1;
+  if (lists_alloc(ngr, (long)rows * n, G, &B.L) != 0) return -1;
   B.q = B.b = 0;
   long nnz = 0;
   for (int r = 0; r < rows; r++) {
@@ -586,7 +598,7 @@ int k_spike_events4(const spike4_weights *w, const int8_t *trains, int T, double
   const long nev = count_events(trains, (long)T * n);
   if (nev > 0x1fffffffL) return -1; /* quad offsets are int32 */
   s4_builder B;
-  if (lists_alloc(nG, nev, &B.L) != 0) return -1;
+  if (lists_alloc(nG, nev, nev < (long)T * G ? nev : (long)T * G, &B.L) != 0) return -1;
   B.q = B.b = 0;
   /* Event order of the reference: per group, time-major, then input index. */
   for (int g = 0; g < nG; g++) {
