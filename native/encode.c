@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
+#include "simd.h"
 
 /* Hoare-partition selection (as the reference's Wirth select): a[k] ends as the k-th smallest,
    everything after it is >= a[k]. */
@@ -37,37 +38,59 @@ static float select_k(float *a, int n, int k) {
 
 /*
  * The two order statistics lo = |x|_(k) and hi = |x|_(k+1) (0-based, ascending). For γ near 1
- * (0.99: the top 7 of 512, 16 of 1408) the m = n − k largest values are kept in a small sorted
- * array while scanning once — most values fail the first comparison — instead of selecting over
- * all n; otherwise Hoare selection on a copy. Both give the same order statistics exactly.
+ * (0.99: the top 7 of 512, 16 of 1408, 57 of 5632) the m = n − k largest values are kept while
+ * scanning once — most values fail the first comparison — instead of selecting over all n;
+ * otherwise Hoare selection on a copy. Both give the same order statistics exactly.
  */
 #define TOP_MAX 64
+
+/* The kept values as a min-heap: replacing its root costs log m, where a sorted array shifted m / 2. */
+static ALWAYS_INLINE void heap_down(float *h, int m, int j, float v) {
+  for (;;) {
+    int c = 2 * j + 1;
+    if (c >= m) break;
+    if (c + 1 < m && h[c + 1] < h[c]) c++;
+    if (!(h[c] < v)) break;
+    h[j] = h[c];
+    j = c;
+  }
+  h[j] = v;
+}
+
+/* v displaces the smallest of the m kept if it is larger (NaN never does, as in the reference). */
+static ALWAYS_INLINE void top_keep(float *h, int m, float v) {
+  if (v > h[0]) heap_down(h, m, 0, v);
+}
+
 static void order_stats(const float *x, int n, int k, float *a, float *lo, float *hi) {
   const int m = n - k;
+  /* The scan keeps the multiset of the m largest values so far (the smallest replaced only by a
+     larger value), whatever their arrangement: the same statistics as selection, for inputs
+     without NaN (with NaN, neither this nor the reference's selection means anything). */
   if (m <= TOP_MAX) {
-    float top[TOP_MAX]; /* ascending: top[0] is the smallest kept */
-    int cnt = 0;
-    for (int i = 0; i < n; i++) {
-      const float v = fabsf(x[i]);
-      int j;
-      if (cnt < m) { /* still filling: insert v in order */
-        for (j = cnt++; j > 0 && top[j - 1] > v; j--) top[j] = top[j - 1];
-      } else if (v > top[0]) { /* v displaces the smallest kept */
-        for (j = 0; j + 1 < m && top[j + 1] < v; j++) top[j] = top[j + 1];
-      } else
-        continue;
-      top[j] = v;
+    float h[TOP_MAX];
+    for (int i = 0; i < m; i++) h[i] = fabsf(x[i]);
+    for (int j = m / 2 - 1; j >= 0; j--) heap_down(h, m, j, h[j]);
+    int i = m;
+#if defined(SIMD_AVX512)
+    /* Sixteen at a time, only the values above the smallest kept go on to top_keep, in index
+       order; as h[0] only grows, a value skipped here would have been skipped one at a time. */
+    for (; i + 16 <= n; i += 16) {
+      __mmask16 km = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + i)), _mm512_set1_ps(h[0]), _CMP_GT_OQ);
+      for (; km; km &= km - 1) top_keep(h, m, fabsf(x[i + __builtin_ctz(km)]));
     }
-    *lo = top[0];
-    *hi = m >= 2 ? top[1] : INFINITY;
+#endif
+    for (; i < n; i++) top_keep(h, m, fabsf(x[i]));
+    *lo = h[0];
+    *hi = m >= 3 ? (h[1] < h[2] ? h[1] : h[2]) : m == 2 ? h[1] : INFINITY;
     return;
   }
   for (int i = 0; i < n; i++) a[i] = fabsf(x[i]);
   *lo = select_k(a, n, k);
-  float h = INFINITY;
+  float hv = INFINITY;
   for (int i = k + 1; i < n; i++)
-    if (a[i] < h) h = a[i];
-  *hi = h;
+    if (a[i] < hv) hv = a[i];
+  *hi = hv;
 }
 
 /* The position of the γ-quantile among n values, pos = fp32(γ)·(n − 1), all fp32. */

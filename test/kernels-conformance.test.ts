@@ -403,7 +403,8 @@ function checkHadamard(name: string, k: KernelSet): void {
 /**
  * γ-SQP step 1 against ts, bit for bit (θ and counts): every rule, clipped and unclipped L, rows
  * with heavy-tailed channels, exact rounding ties (x = θ·(k + ½) under a static θ), repeated
- * values at the quantile position, all-zero rows and tiny n.
+ * values at the quantile position, all-zero rows, tiny n, and n on both sides of the native
+ * top-value scan's limit.
  */
 function checkEncode(name: string, k: KernelSet): void {
   const rules: [ThresholdRule, number][] = [
@@ -412,7 +413,8 @@ function checkEncode(name: string, k: KernelSet): void {
     [{ kind: 'absmax' }, 127], [{ kind: 'absmax' }, 1], [{ kind: 'absmax' }, 3], [{ kind: 'meanabs', k: 3 }, Infinity], [{ kind: 'meanabs', k: 3 }, 15],
     [{ kind: 'static', theta: 0.25 }, 7], [{ kind: 'static', theta: 0.25 }, Infinity],
   ];
-  for (const n of [1, 2, 7, 128, 512, 1408]) {
+  // γ = 0.99 keeps the top 3 of 300, 16 of 1408, 57 of 5632 in one scan (native), 65 of 6500 by selection
+  for (const n of [1, 2, 7, 128, 300, 512, 1408, 5632, 6500]) {
     const rows = 4;
     const x = randomFloats(rows * n, n, 2);
     const r = rng(n + 1);
