@@ -22,6 +22,7 @@
         "native/spike4.c",
         "native/encode.c",
         "native/hadamard.c",
+        "native/activation.c",
         "native/w4a16.c",
         "native/int4_matmul.c",
         "native/bandwidth.c"

@@ -60,6 +60,12 @@ int k_spike_encode(const float *x, int rows, int n, int rule, double param, doub
 /* x [rows, n] ← x·diag(scale), then an unnormalized Walsh–Hadamard transform of each block
    (a power of two dividing n), in place. */
 void k_block_hadamard(float *x, int rows, int n, int block, const float *scale);
+/* gate[i] ← float32((g / (1 + exp(-g))) · up[i]) in float64, g = gate[i]: SwiGLU, bit-identical to the ts
+   reference, exp being V8's Math.exp. */
+void k_silu_mul(float *gate, const float *up, long n);
+/* y[i] = exp(x[i]) bit for bit as V8's Math.exp, through k_silu_mul's exp (vector lanes where the CPU
+   has them): for the conformance tests. */
+void k_exp_array(const double *x, double *y, long n);
 /* Read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
 int k_stream_bandwidth(long bytes, int reps, double *gbps);
 

@@ -461,6 +461,35 @@ static napi_value js_block_hadamard(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* siluMul(gate, up, n) */
+static napi_value js_silu_mul(napi_env env, napi_callback_info info) {
+  static const char *fn = "siluMul";
+  napi_value a[3];
+  if (!args(env, info, 3, a, fn)) return NULL;
+  int64_t n;
+  void *gate, *up;
+  if (!get_int(env, fn, "n", a[2], 0, (int64_t)1 << 40, &n) ||
+      !get_ta(env, fn, "gate", a[0], napi_float32_array, (size_t)n, &gate, NULL) ||
+      !get_ta(env, fn, "up", a[1], napi_float32_array, (size_t)n, &up, NULL))
+    return NULL;
+  k_silu_mul((float *)gate, (const float *)up, (long)n);
+  return undefined(env);
+}
+
+/* expArray(x, y): y[i] = exp(x[i]) as Math.exp computes it, through siluMul's exp */
+static napi_value js_exp_array(napi_env env, napi_callback_info info) {
+  static const char *fn = "expArray";
+  napi_value a[2];
+  if (!args(env, info, 2, a, fn)) return NULL;
+  void *x, *y;
+  size_t n;
+  if (!get_ta(env, fn, "x", a[0], napi_float64_array, 0, &x, &n) ||
+      !get_ta(env, fn, "y", a[1], napi_float64_array, n, &y, NULL))
+    return NULL;
+  k_exp_array((const double *)x, (double *)y, (long)n);
+  return undefined(env);
+}
+
 /* matmulW4A16(w, x, y, rows) */
 static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
   static const char *fn = "matmulW4A16";
@@ -626,6 +655,8 @@ NAPI_MODULE_INIT() {
       {"intMatmul4", js_int_matmul4},
       {"spikeEncode", js_spike_encode},
       {"blockHadamard", js_block_hadamard},
+      {"siluMul", js_silu_mul},
+      {"expArray", js_exp_array},
       {"streamBandwidth", js_stream_bandwidth},
       {"setThreads", js_set_threads},
       {"getThreads", js_get_threads},

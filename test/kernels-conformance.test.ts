@@ -2,7 +2,9 @@
  * Kernel conformance: every registered backend against `ts`, the reference.
  *  - integer / spike kernels (spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows,
  *    intMatmul) must be bit-identical (Float32Array outputs compared as raw bits);
- *  - matmulF32 within 1e-5 of sum_i |x_i w_oi| per output (backends may sum in float32 SIMD lanes).
+ *  - matmulF32 within 1e-5 of sum_i |x_i w_oi| per output (backends may sum in float32 SIMD lanes);
+ *  - siluMul bit-identical over millions of gates (every float32 region, boundaries of exp's
+ *    branches, NaN, ±∞) and on gate/up vectors of sdllm-small; the native exp against Math.exp.
  * Also: the ts kernels against naive loops written here (so the suite means something with
  * only `ts` registered), events vs counts on trains whose sums are the counts, intMatmul vs the
  * counts kernel, and real weights of sdllm-small (layer 0 MLP, 4-bit RTN) when ../shared exists.
@@ -16,6 +18,8 @@ import {
   setThreads,
   getThreads,
   nativeLoadError,
+  nativeExp,
+  kernels,
   type KernelSet,
   type SpikeLinearWeights,
 } from '../src/kernels/node.js';
@@ -25,7 +29,9 @@ import type { PackedWeights4 } from '../src/kernels/registry.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import type { ThresholdRule } from '../src/spike/threshold.js';
 import { Prng } from '../src/util/prng.js';
-import { MODELS, needsShared } from './helpers.js';
+import { MODELS, needsShared, readGolden } from './helpers.js';
+import { loadMethodModel } from '../src/sdllm/load.js';
+import type { LlamaModel } from '../src/model/llama.js';
 
 // ---------------------------------------------------------------------------------------------
 // inputs
@@ -437,6 +443,181 @@ function checkEncode(name: string, k: KernelSet): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// siluMul and its exp: inputs over every region of fdlibm's exp (V8's Math.exp)
+
+/** The values of float32 bit patterns. */
+function f32OfBits(b: ArrayLike<number>): number[] {
+  const u = new Uint32Array(Array.from(b));
+  return Array.from(new Float32Array(u.buffer));
+}
+
+/** The values of float64 bit patterns. */
+function f64OfBits(b: bigint[]): number[] {
+  return Array.from(new Float64Array(BigUint64Array.from(b).buffer));
+}
+
+/** x and its neighbours `steps` representable values away on each side (float32 or float64 steps). */
+function neighbours(x: number, steps: number, f32: boolean): number[] {
+  if (f32) {
+    const b = new Uint32Array(new Float32Array([x]).buffer)[0];
+    const out: number[] = [];
+    for (let s = -steps; s <= steps; s++) out.push(...f32OfBits([(b + s) >>> 0]));
+    return out;
+  }
+  const b = new BigUint64Array(new Float64Array([x]).buffer)[0];
+  const out: bigint[] = [];
+  for (let s = -steps; s <= steps; s++) out.push(BigInt.asUintN(64, b + BigInt(s)));
+  return f64OfBits(out);
+}
+
+/**
+ * Where fdlibm's exp changes branch or k: the high-word tests (|x| vs ½ln2, 1½ln2, 2⁻²⁸, 709.78),
+ * the native vector cut-off (704), the overflow/underflow thresholds, x = 1 (V8 returns E), the
+ * roundings of x/ln2 + ½ to each k, and k = -1021/-1022/1024 where the scaling changes.
+ */
+function expBoundaries(): number[] {
+  const hiWords = [0x3fd62e42, 0x3fd62e43, 0x3ff0a2b1, 0x3ff0a2b2, 0x3e2fffff, 0x3e300000, 0x40862e41, 0x40862e42, 0x4085ffff, 0x40860000];
+  const b: number[] = [0.5 * Math.LN2, 1.5 * Math.LN2, 1, 2 ** -28, 704, 709.782712893384, 745.1332191019411, 708.3964185322641, 709.436, 745];
+  b.push(...f64OfBits(hiWords.flatMap((h) => [BigInt(h) << 32n, (BigInt(h) << 32n) | 0xffffffffn])));
+  for (let k = -1076; k <= 1025; k++) b.push((k + 0.5) * Math.LN2);
+  return [...b, ...b.map((v) => -v)];
+}
+
+const SPECIAL_F32 = [
+  0, -0, Infinity, -Infinity, NaN, 1, -1, 3.4028234663852886e38, -3.4028234663852886e38, 1.1754943508222875e-38,
+  -1.1754943508222875e-38, 1.401298464324817e-45, -1.401298464324817e-45, 704, -704, 708.5, -708.5, 709.75, -709.75, 745.5, -745.5, 800, -800, 1e30, -1e30,
+];
+
+/**
+ * NaNs with other payloads and signs, quiet and signalling. Written into the typed arrays as bits:
+ * a signalling NaN does not survive a trip through JS numbers and arrays.
+ */
+const NAN_BITS_F32 = [0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fffffff, 0xffffffff, 0x7fa00000, 0x7fc12345];
+
+/**
+ * Gates for siluMul: uniform in [-20, 20], log-uniform magnitudes 1e-12..800, random float32
+ * bit patterns (every exponent, NaNs, ±∞, subnormals), then exp's boundaries with float32
+ * neighbours, special values and NaNs, shuffled together with ordinary values so that the lanes
+ * of one vector take different paths.
+ */
+function siluGates(perKind: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const mixed: number[] = [];
+  for (const x of expBoundaries()) mixed.push(...neighbours(x, 4, true));
+  for (const x of SPECIAL_F32) for (let i = 0; i < 9; i++) mixed.push(x, (r() * 2 - 1) * 4);
+  for (let i = mixed.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [mixed[i], mixed[j]] = [mixed[j], mixed[i]];
+  }
+  const g = new Float32Array(3 * perKind + mixed.length);
+  const gb = new Uint32Array(g.buffer);
+  for (let i = 0; i < perKind; i++) g[i] = (r() * 2 - 1) * 20;
+  for (let i = perKind; i < 2 * perKind; i++) g[i] = (r() < 0.5 ? -1 : 1) * Math.exp(Math.log(1e-12) + r() * Math.log(800 / 1e-12));
+  for (let i = 2 * perKind; i < 3 * perKind; i++) gb[i] = Math.floor(r() * 2 ** 32);
+  g.set(mixed, 3 * perKind);
+  for (const b of NAN_BITS_F32) for (let i = 0; i < 9; i++) gb[3 * perKind + Math.floor(r() * mixed.length)] = b;
+  return g;
+}
+
+/** Ups: mostly uniform in [-3, 3]; 1 % ±0, ±∞, NaNs (quiet and signalling), float32's max, a subnormal. */
+function siluUps(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const special = [0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7f7fffff, 0x000116c2];
+  const u = new Float32Array(n);
+  const ub = new Uint32Array(u.buffer);
+  for (let i = 0; i < n; i++) {
+    if (r() < 0.01) ub[i] = special[Math.floor(r() * special.length)];
+    else u[i] = (r() * 2 - 1) * 3;
+  }
+  return u;
+}
+
+/** siluMul of `k` vs ts on copies of gate: whole, and at odd offsets and lengths (vector tails, n < length). */
+function checkSiluOn(name: string, k: KernelSet, gate: Float32Array, up: Float32Array, what: string): void {
+  const a = gate.slice(), b = gate.slice();
+  ts.siluMul(a, up, a.length);
+  k.siluMul(b, up, b.length);
+  assertBitsEqual(b, a, `${name} siluMul ${what}`);
+  for (const [off, n] of [[1, 7], [3, 8], [5, 9], [0, 15], [7, 17], [2, 1001]] as const) {
+    if (off + n > gate.length) continue;
+    const c = gate.slice(), d = gate.slice();
+    ts.siluMul(c.subarray(off), up.subarray(off), n);
+    k.siluMul(d.subarray(off), up.subarray(off), n);
+    assertBitsEqual(d, c, `${name} siluMul ${what} offset ${off} n=${n}`);
+  }
+}
+
+function checkSilu(name: string, k: KernelSet): void {
+  const gate = siluGates(1 << 21, 606);
+  checkSiluOn(name, k, gate, siluUps(gate.length, 607), `${gate.length} gates`);
+  // gates and ups both NaN: which NaN comes out depends on the operand order
+  const nanGates = new Float32Array(Uint32Array.from(NAN_BITS_F32).buffer);
+  const nanUps = new Float32Array(Uint32Array.from(NAN_BITS_F32).reverse().buffer);
+  checkSiluOn(name, k, nanGates, nanUps, 'NaN gates times NaN ups');
+}
+
+/** Math.exp vs the native exp (the one siluMul runs), bit for bit, also where x is no float32. */
+function checkExp(): void {
+  const r = rng(808);
+  const v: number[] = [];
+  for (let i = 0; i < 1 << 21; i++) v.push((r() * 2 - 1) * 750);
+  for (let i = 0; i < 1 << 20; i++) v.push((r() < 0.5 ? -1 : 1) * Math.exp(Math.log(1e-12) + r() * Math.log(800 / 1e-12)));
+  const f = new Float32Array(1);
+  const fb = new Uint32Array(f.buffer);
+  for (let b = 0; b < 2 ** 32; b += 1021) {
+    fb[0] = b;
+    v.push(f[0]);
+  }
+  for (const x of expBoundaries()) v.push(...neighbours(x, 8, false));
+  v.push(...SPECIAL_F32);
+  // then random float64 bit patterns and NaNs as bits (quiet, signalling, negative)
+  const nanBits = [0x7ff0000000000001n, 0xfff0000000000001n, 0x7ff4000000000000n, 0xfff8000000000000n, 0x7ff8000000abcdefn, 0x7fffffffffffffffn];
+  const randomWords = 2 * (1 << 21);
+  const x = new Float64Array(v.length + randomWords / 2 + nanBits.length);
+  x.set(v);
+  const xw = new Uint32Array(x.buffer, v.length * 8, randomWords);
+  for (let i = 0; i < randomWords; i++) xw[i] = Math.floor(r() * 2 ** 32);
+  new BigUint64Array(x.buffer).set(nanBits, v.length + randomWords / 2);
+  const got = new Float64Array(x.length);
+  assert.ok(nativeExp(x, got));
+  const want = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) want[i] = Math.exp(x[i]);
+  const g = new BigUint64Array(got.buffer), w = new BigUint64Array(want.buffer);
+  let bad = 0, first = -1, maxUlps = 0n;
+  for (let i = 0; i < x.length; i++) {
+    if (g[i] === w[i]) continue;
+    if (first < 0) first = i;
+    bad++;
+    const d = g[i] > w[i] ? g[i] - w[i] : w[i] - g[i];
+    if (d > maxUlps) maxUlps = d;
+  }
+  if (bad) assert.fail(`native exp differs from Math.exp on ${bad} of ${x.length} values (up to ${maxUlps} ulps); first x = ${x[first]}: ${got[first]} vs ${want[first]}`);
+}
+
+/** The gate and up vectors siluMul sees while `model` runs a prompt and a few greedy tokens. */
+function captureSiluInputs(model: LlamaModel, ids: number[], tokens: number): [Float32Array, Float32Array][] {
+  const active = kernels();
+  const silu = active.siluMul;
+  const seen: [Float32Array, Float32Array][] = [];
+  active.siluMul = (gate, up, n) => {
+    seen.push([gate.slice(0, n), up.slice(0, n)]);
+    silu(gate, up, n);
+  };
+  try {
+    const cache = model.newCache();
+    let logits = model.step(ids, cache);
+    for (let t = 0; t < tokens; t++) {
+      let best = 0;
+      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+      logits = model.step([best], cache);
+    }
+  } finally {
+    active.siluMul = silu;
+  }
+  return seen;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 describe('kernel conformance', () => {
   test('backends', () => {
@@ -474,7 +655,10 @@ describe('kernel conformance', () => {
     test(`${name}: spikingAttentionCore agrees with ts`, () => checkSpikingAttention(name, k));
     test(`${name}: spikeEncode (γ-SQP step 1) bit-identical to ts`, () => checkEncode(name, k));
     test(`${name}: blockHadamard (online rotation) bit-identical to ts`, () => checkHadamard(name, k));
+    test(`${name}: siluMul bit-identical to ts`, () => checkSilu(name, k));
   }
+
+  test('native: exp bit-identical to Math.exp', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, checkExp);
 
   test('native: thread counts give identical results', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, () => {
     const k = getBackend('native')!;
@@ -592,6 +776,21 @@ describe('kernel conformance', () => {
         k.matmulF32(xin, weight, yf, rows, n, m);
         assertClose(yf, fref, abs, `real ${proj} ${name} matmulF32`);
       }
+    }
+  });
+
+  test('real activations: siluMul on sdllm-small gate/up vectors (float and sdllm), bit-identical to ts', needsShared, () => {
+    const path = nodePath.join(MODELS, 'sdllm-small');
+    const ids = readGolden('sdllm-small').prompts[2].input_ids as number[];
+    const models: [string, LlamaModel][] = [
+      ['float', loadModel(path)],
+      ['sdllm', loadMethodModel(path, { method: 'sdllm', overrides: { gamma: 0.99 } }).model],
+    ];
+    for (const [label, model] of models) {
+      const seen = captureSiluInputs(model, ids, 4);
+      assert.equal(seen.length, 5 * model.config.num_hidden_layers);
+      for (const name of registeredBackends())
+        seen.forEach(([gate, up], call) => checkSiluOn(name, getBackend(name)!, gate, up, `${label} sdllm-small call ${call} (${gate.length} values)`));
     }
   });
 });

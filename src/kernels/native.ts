@@ -33,6 +33,7 @@ interface NativeAddon extends Omit<KernelSet, 'spikeEncode'> {
   getThreads(): number;
   cpuFeatures(): string;
   streamBandwidth(bytes: number, reps: number): number[];
+  expArray(x: Float64Array, y: Float64Array): void;
   mapFile(path: string, offset: number, length: number): ArrayBuffer | null;
 }
 
@@ -56,7 +57,7 @@ function load(): NativeAddon | null {
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
       'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
-      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'siluMul', 'expArray', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
@@ -92,6 +93,7 @@ export function loadNativeKernels(): KernelSet | null {
     matmulW4A16: a.matmulW4A16,
     intMatmul4: a.intMatmul4,
     blockHadamard: a.blockHadamard,
+    siluMul: a.siluMul,
     spikeEncode: (x, rows, n, rule, L, counts, thetas) => a.spikeEncode(x, rows, n, RULE_CODES[rule.kind], ruleParam(rule), L, counts, thetas),
   };
 }
@@ -125,6 +127,17 @@ export function getThreads(): number {
 export function streamBandwidth(bytes: number, reps: number): number[] | null {
   const a = load();
   return a ? a.streamBandwidth(bytes, reps) : null;
+}
+
+/**
+ * y[i] = exp(x[i]) by the native siluMul's exp (which must equal Math.exp bit for bit); false,
+ * leaving y alone, without the addon. For the conformance tests.
+ */
+export function nativeExp(x: Float64Array, y: Float64Array): boolean {
+  const a = load();
+  if (!a) return false;
+  a.expArray(x, y);
+  return true;
 }
 
 /** ISA extensions the addon was compiled for, e.g. 'avx512f avx512bw avx512vnni avx2 fma'; '' without it. */

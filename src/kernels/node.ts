@@ -20,4 +20,4 @@ if (nativeSet) registerBackend('native', nativeSet);
 }
 
 export * from './registry.js';
-export { nativeLoadError, nativeAvailable, setThreads, getThreads, cpuFeatures, streamBandwidth, NATIVE_ADDON_PATH } from './native.js';
+export { nativeLoadError, nativeAvailable, setThreads, getThreads, cpuFeatures, streamBandwidth, nativeExp, NATIVE_ADDON_PATH } from './native.js';

@@ -14,6 +14,7 @@ import { spikingAttentionCore } from './ts/spiking-attention.js';
 import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
 import { spikeEncode } from './ts/spike-encode.js';
 import { blockHadamard } from './ts/hadamard.js';
+import { siluMul } from './ts/activation.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 export type { PackedWeights4 } from './ts/packed4.js';
@@ -37,6 +38,8 @@ export interface KernelSet {
   spikeEncode: typeof spikeEncode;
   /** The online rotation at run time: sign-and-scale, then a Walsh–Hadamard transform per block. */
   blockHadamard: typeof blockHadamard;
+  /** SwiGLU's gate ← silu(gate) · up, in float64 with Math.exp's exp, stored as float32. */
+  siluMul: typeof siluMul;
 }
 
 export type BackendName = 'ts' | 'native';
@@ -46,7 +49,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode, blockHadamard,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode, blockHadamard, siluMul,
     },
   ],
 ]);

@@ -16,6 +16,7 @@ import { RopeTable, applyRope, inverseFrequencies } from './rope.js';
 import { fail } from '../errors.js';
 import { floatAttention, type AttentionCore } from './attention.js';
 import type { OpCounts } from '../energy/ops.js';
+import { kernels } from '../kernels/registry.js';
 
 /** Counters of the work outside the Linears: attention per layer, and norms/RoPE/SwiGLU/residuals. */
 export interface ModelOps {
@@ -201,7 +202,7 @@ export class DecoderRunner {
     rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
     layer.gate_proj.forward(ws.xn, ws.gate, rows);
     layer.up_proj.forward(ws.xn, ws.up, rows);
-    siluMul(ws.gate, ws.up, rows * c.intermediate_size);
+    kernels().siluMul(ws.gate, ws.up, rows * c.intermediate_size);
     layer.down_proj.forward(ws.gate, ws.proj, rows);
     addInPlace(ws.x, ws.proj, rows * d);
   }
@@ -241,14 +242,6 @@ export function rmsNorm(x: Float32Array, weight: Float32Array, y: Float32Array, 
 
 function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) x[i] += y[i];
-}
-
-/** gate ← silu(gate) * up, the SwiGLU activation. */
-function siluMul(gate: Float32Array, up: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const g = gate[i];
-    gate[i] = (g / (1 + Math.exp(-g))) * up[i];
-  }
 }
 
 /**
