@@ -116,24 +116,25 @@ typedef void (*gp_fn)(const uint8_t *, long, const float *, int, int, const floa
 static const gp_fn GP[9] = {0, gp_1, gp_2, gp_3, gp_4, gp_5, gp_6, gp_7, gp_8};
 
 /*
- * One row of a big layer: acc[2 * np] += x[i + t] * column i + t over all m outputs, for K
- * consecutive inputs (each column read front to back; the accumulators stay in cache), while the
- * next K columns are prefetched one after the other (one sequential stream for the memory).
+ * One row of a big layer: acc[2 * np] += x[c] * column c over all m outputs for the K columns
+ * c = i + t * stride (each read front to back; the accumulators stay in cache). The callers deal
+ * a group's columns into four lanes (stride = a quarter of the group), so consecutive sweeps
+ * read the next column of every lane: four long sequential streams, as in spike4.c. Meanwhile
+ * the column `ahead` places further in each lane is prefetched (into L2, see spike4.c), one line
+ * per lane every four vectors.
  */
-static ALWAYS_INLINE void sweep(const int K, const uint8_t *base, long cb, const float *x, int i, int inext, int np, int m,
-                                __m512 *acc) {
+static ALWAYS_INLINE void sweep(const int K, const uint8_t *base, long cb, const float *x, int i, int stride, int ahead,
+                                int np, int m, __m512 *acc) {
   const uint8_t *col[4];
   __m512 xv[4];
   for (int t = 0; t < K; t++) {
-    col[t] = base + (long)(i + t) * cb;
-    xv[t] = _mm512_set1_ps(x[i + t]);
+    col[t] = base + (long)(i + t * stride) * cb;
+    xv[t] = _mm512_set1_ps(x[i + t * stride]);
   }
-  const char *pf = inext >= 0 ? (const char *)(base + (long)inext * cb) : NULL;
-  const long pfEnd = 4 * cb; /* the next four columns are contiguous */
-  long pfo = 0;
+  const long pfd = (long)ahead * cb;
   for (int p = 0; p < np; p++) {
-    if (pf && (p & 3) == 0)
-      for (int t = 0; t < K && pfo < pfEnd; t++, pfo += 64) _mm_prefetch(pf + pfo, _MM_HINT_T1); /* into L2: spike4.c */
+    if (ahead > 0 && (p & 3) == 0)
+      for (int t = 0; t < K; t++) _mm_prefetch((const char *)(col[t] + pfd + 16 * p), _MM_HINT_T1);
     __m512 e = acc[2 * p], o = acc[2 * p + 1];
     const __mmask16 bm = bytes_mask(m - 32 * p);
     for (int t = 0; t < K; t++) {
@@ -146,11 +147,11 @@ static ALWAYS_INLINE void sweep(const int K, const uint8_t *base, long cb, const
     acc[2 * p + 1] = o;
   }
 }
-static void sweep4(const uint8_t *base, long cb, const float *x, int i, int inext, int np, int m, __m512 *acc) {
-  sweep(4, base, cb, x, i, inext, np, m, acc);
+static void sweep4(const uint8_t *base, long cb, const float *x, int i, int stride, int ahead, int np, int m, __m512 *acc) {
+  sweep(4, base, cb, x, i, stride, ahead, np, m, acc);
 }
 static void sweep1(const uint8_t *base, long cb, const float *x, int i, int np, int m, __m512 *acc) {
-  sweep(1, base, cb, x, i, -1, np, m, acc);
+  sweep(1, base, cb, x, i, 0, 0, np, m, acc);
 }
 
 /* One row, outputs [o0, o0 + len) with len <= W_SUB: accumulators in registers. */
@@ -208,9 +209,10 @@ static void split_task(void *ctx, int k) {
   for (int g = g0; g < g1; g++) {
     const int i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
     for (int p = 0; p < 2 * np; p++) acc[p] = _mm512_setzero_ps();
-    int i = i0;
-    for (; i + 4 <= i1; i += 4) sweep4(w->packed, cb, S->x, i, i + 8 <= i1 ? i + 4 : -1, np, m, acc);
-    for (; i < i1; i++) sweep1(w->packed, cb, S->x, i, np, m, acc);
+    /* four lanes of nq columns each; prefetch about 12 KB ahead in all */
+    const int nq = (i1 - i0) / 4, D = (int)((12288 + 4 * cb - 1) / (4 * cb));
+    for (int k = 0; k < nq; k++) sweep4(w->packed, cb, S->x, i0 + k, nq, k + D < nq ? D : 0, np, m, acc);
+    for (int i = i0 + 4 * nq; i < i1; i++) sweep1(w->packed, cb, S->x, i, np, m, acc);
     const float *dw = w->dwT + (long)g * m;
     for (int p = 0; p < np; p++) {
       __m512 de, dod;

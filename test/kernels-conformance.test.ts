@@ -669,6 +669,9 @@ describe('kernel conformance', () => {
       const scales = scalesFor(4, 97);
       const x = randomFloats(4 * 1408, 96);
       const Wf = randomFloats(512 * 1408, 95, 0.1);
+      // one row of a layer over 512 KB packed: the kernels split it by input groups
+      const big = packed4Of(randomIntWeights(1100, 1100, 128, 94));
+      const cBig = randomCounts(1100, 0.85, 93), xBig = randomFloats(1100, 92);
       const outs: Float32Array[][] = [];
       for (const t of [1, 2, 3]) {
         setThreads(t);
@@ -688,7 +691,10 @@ describe('kernel conformance', () => {
         k.matmulW4A16(p.pw, x, f4, 4);
         const f41 = new Float32Array(512);
         k.matmulW4A16(p.pw, x, f41, 1);
-        outs.push([a, b, f, a4, b4, f4, f41]);
+        const sBig = new Float32Array(1100), wBig = new Float32Array(1100);
+        k.spikeLinearCountsRows4(big.pw, cBig, 1, scales.subarray(0, 1), sBig);
+        k.matmulW4A16(big.pw, xBig, wBig, 1);
+        outs.push([a, b, f, a4, b4, f4, f41, sBig, wBig]);
       }
       for (let t = 1; t < outs.length; t++)
         for (let j = 0; j < outs[0].length; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
