@@ -11,8 +11,8 @@
  * output rows live in separate accumulators; each group's sums are scaled by dw (de-interleaved
  * with vpermt2ps) into running per-output sums, which are re-interleaved when y is written.
  *  - one row (decode): chunks of up to 256 outputs keep their accumulators in registers; a layer
- *    of more than 512 KB is split by inputs instead (fixed tasks of whole groups, partial sums added in
- *    task order), four columns at a time swept over all m outputs, so every column is read
+ *    of more than 128 KB is split by inputs instead (fixed tasks of whole groups, partial sums added in
+ *    task order), four columns at a time (one per quarter of a group) swept over all m outputs, so every column is read
  *    front to back and the weights stream from memory sequentially (see spike4.c for why);
  *  - a batch (prefill): 8 rows x 32 outputs per register tile, the weights converted once per
  *    input for the 8 rows (broadcast FMAs).
@@ -28,7 +28,7 @@
 #define W_SUB 256    /* outputs per register pass (one row) */
 #define W_TILE 32    /* outputs per tile of a batch */
 #define W_RB 8       /* rows per tile of a batch */
-#define W_STREAM_MIN_BYTES (1L << 19) /* one row over more packed bytes than this: split by inputs */
+#define W_STREAM_MIN_BYTES (1L << 17) /* one row over more packed bytes than this: split by inputs (GQA k/v of 1.1B: 256 KB) */
 
 typedef struct {
   const spike4_weights *w;
@@ -351,7 +351,7 @@ void k_matmul_w4a16(const spike4_weights *w, const float *x, float *y, int rows)
   }
   const int nt = (long)rows * m * n < W_PARALLEL_MIN ? 1 : pool_get_threads();
 #if defined(SIMD_AVX512)
-  /* one row of a layer over 512 KB: split by inputs, every column read front to back */
+  /* one row of a layer over 128 KB: split by inputs, every column read front to back */
   if (rows == 1 && (long)((m + 1) / 2) * n > W_STREAM_MIN_BYTES && gemv_split(w, x, y, nt) == 0) return;
 #endif
   int chunk;
