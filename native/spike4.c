@@ -135,11 +135,10 @@ static void quads_2_reg(const uint8_t *base, long cb, const int32_t *qidx, const
 
 /*
  * One quad over nu units (one row of a big layer): each of its four columns is read front to
- * back (nu * 64 bytes), the accumulators A[8 * nu] stay in cache. While the quad is computed, the
- * four columns of a quad D ahead (about 12 KB) are prefetched one after the other, four lines per unit, so memory
- * sees one sequential stream (reading four columns in lockstep was measured 1.5-2x slower: four
- * short interleaved streams train the hardware prefetchers badly). The prefetches go into L2, not
- * L1: L1's few miss buffers capped one core at about 7 GB/s, while L2 keeps enough lines in
+ * back (nu * 64 bytes), the accumulators A[8 * nu] stay in cache. The quads' columns come in four
+ * lanes of consecutive columns (b_close), so the four columns of the quad D ahead (about 12 KB)
+ * continue the four streams; one line of each is prefetched per unit. The prefetches go into L2,
+ * not L1: L1's few miss buffers capped one core at about 7 GB/s, while L2 keeps enough lines in
  * flight (bench/native/harness.c, 2 threads, d = 1: 1.1B 5632 x 2048 12.4 -> 22.8 GB/s, 7B
  * 4096 x 4096 14.0 -> 23.1 GB/s, with SLICE_UNITS 32 -> 48 for the first).
  */
@@ -148,16 +147,9 @@ static void quad_sweep(const uint8_t *base, long cb, const int32_t *qi, int32_t 
   const uint8_t *c0 = base + (long)qi[0] * cb, *c1 = base + (long)qi[1] * cb;
   const uint8_t *c2 = base + (long)qi[2] * cb, *c3 = base + (long)qi[3] * cb;
   const __m512i cv = _mm512_set1_epi32(qc);
-  int pc = 0, pu = 0; /* next line to prefetch: column pc of the next quad, unit pu */
   for (int u = 0; u < nu; u++) {
     if (next)
-      for (int t = 0; t < 4 && pc < 4; t++) {
-        _mm_prefetch((const char *)(base + (long)next[pc] * cb + 64 * pu), _MM_HINT_T1);
-        if (++pu == nu) {
-          pu = 0;
-          pc++;
-        }
-      }
+      for (int t = 0; t < 4; t++) _mm_prefetch((const char *)(base + (long)next[t] * cb + 64 * u), _MM_HINT_T1);
     quad_unit(c0 + 64 * u, c1 + 64 * u, c2 + 64 * u, c3 + 64 * u, u == nu - 1 ? lastmask : ~(__mmask64)0, cv,
               A + 8 * u);
   }
