@@ -31,4 +31,14 @@ void *pool_scratch(size_t bytes);
 
 #define POOL_MAX_THREADS 64
 
+/* The pause of a spin-wait loop. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
 #endif
