@@ -68,7 +68,7 @@ static void order_stats(const float *x, int n, int k, float *a, float *lo, float
      larger value), whatever their arrangement: the same statistics as selection, for inputs
      without NaN (with NaN, neither this nor the reference's selection means anything). */
   if (m <= TOP_MAX) {
-    float h[TOP_MAX];
+    float h[TOP_MAX] = {0}; /* m >= 1 fills h[0]; the zeros only quiet a compiler that cannot see it */
     for (int i = 0; i < m; i++) h[i] = fabsf(x[i]);
     for (int j = m / 2 - 1; j >= 0; j--) heap_down(h, m, j, h[j]);
     int i = m;
