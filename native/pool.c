@@ -8,6 +8,15 @@
 #include <unistd.h>
 
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
 /* How long an idle worker spins before sleeping. */
 #define SPIN_NS 200000L
 
@@ -173,4 +182,27 @@ void pool_shutdown(void) {
   nworkers = 0;
   atomic_store(&stop_flag, 0);
   atomic_flag_clear(&busy);
+}
+
+typedef struct {
+  pool_fn fa, fb;
+  int na;
+  void *ctx;
+  atomic_int done; /* fa chunks finished */
+} phases;
+
+static void phase_chunk(void *p, int k) {
+  phases *P = (phases *)p;
+  if (k < P->na) {
+    P->fa(P->ctx, k);
+    atomic_fetch_add_explicit(&P->done, 1, memory_order_release);
+    return;
+  }
+  while (atomic_load_explicit(&P->done, memory_order_acquire) < P->na) CPU_RELAX();
+  P->fb(P->ctx, k - P->na);
+}
+
+void pool_run_phases(pool_fn fa, int na, pool_fn fb, int nb, void *ctx, int nt) {
+  phases P = {fa, fb, na, ctx, 0};
+  pool_run(phase_chunk, &P, na + nb, nt);
 }

@@ -23,6 +23,10 @@ void pool_set_threads(int n);
 int pool_get_threads(void);
 /* Runs fn over chunks 0 .. nchunks-1 with at most min(nt, pool_get_threads()) threads. */
 void pool_run(pool_fn fn, void *ctx, int nchunks, int nt);
+/* Runs fa over chunks 0 .. na-1, then fb over 0 .. nb-1 once every fa chunk is done, as one job:
+   the workers are woken once, not twice (a sleeping worker takes tens of µs to wake). Chunks
+   are claimed in order, so a thread that reaches fb waits only for fa chunks still running. */
+void pool_run_phases(pool_fn fa, int na, pool_fn fb, int nb, void *ctx, int nt);
 /* Stops and joins the workers (env cleanup); the pool restarts lazily on the next run. */
 void pool_shutdown(void);
 /* Scratch of at least `bytes` for the calling thread (64-byte aligned), kept and reused across calls so
@@ -30,15 +34,5 @@ void pool_shutdown(void);
 void *pool_scratch(size_t bytes);
 
 #define POOL_MAX_THREADS 64
-
-/* The pause of a spin-wait loop. */
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define CPU_RELAX() ((void)0)
-#endif
 
 #endif

@@ -35,7 +35,6 @@
  * apart map onto a few cache sets, so nothing may rely on them staying cached.) The int32 sums of
  * every group are kept (nG x m) and flushed afterwards over output chunks, in group order.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -487,14 +486,14 @@ typedef struct {
   double scale;
   float *y;
   int fchunk;
-  atomic_int groups_done;
 } s4_split;
 
 static ALWAYS_INLINE int silent(const s4_lists *L, long rg) {
   return L->qofs[rg] == L->qofs[rg + 1] && L->bofs[rg] == L->bofs[rg + 1];
 }
 
-static void split_group(const s4_split *S, int g) {
+static void split_group(void *ctx, int g) {
+  const s4_split *S = (const s4_split *)ctx;
   const s4_lists *L = S->L;
   if (silent(L, g)) return;
   const spike4_weights *w = S->w;
@@ -512,7 +511,8 @@ static void split_group(const s4_split *S, int g) {
   if (b0 < b1) big_acc(w->packed, cb, w->m, L->bidx + b0, L->bcnt + b0, b1 - b0, out);
 }
 
-static void split_flush(const s4_split *S, int k) {
+static void split_flush(void *ctx, int k) {
+  const s4_split *S = (const s4_split *)ctx;
   const spike4_weights *w = S->w;
   const long m = w->m;
   const int o0 = k * S->fchunk, len = o0 + S->fchunk < m ? S->fchunk : (int)m - o0;
@@ -525,22 +525,6 @@ static void split_flush(const s4_split *S, int k) {
   store_rows(sums, 1, len, &S->scale, S->y + o0, 0);
 }
 
-/*
- * Chunks [0, nG) are the groups, the rest the flush chunks: one dispatch per call (a second one
- * would wake the workers again, 26-43 µs here). Chunks are claimed in order, so a thread that
- * reaches a flush chunk waits only for groups other threads are running.
- */
-static void split_chunk(void *ctx, int k) {
-  s4_split *S = (s4_split *)ctx;
-  if (k < S->nG) {
-    split_group(S, k);
-    atomic_fetch_add_explicit(&S->groups_done, 1, memory_order_release);
-    return;
-  }
-  while (atomic_load_explicit(&S->groups_done, memory_order_acquire) < S->nG) CPU_RELAX();
-  split_flush(S, k - S->nG);
-}
-
 static int run4(const spike4_weights *w, int rows, int nG, const s4_lists *Lp, long nnz, const double *scales, float *y,
                 long yStride) {
   const s4_lists L = *Lp;
@@ -551,8 +535,8 @@ static int run4(const spike4_weights *w, int rows, int nG, const s4_lists *Lp, l
   if (rows == 1 && cb * (long)w->n > STREAM_MIN_BYTES && w->m > 0) {
     int32_t *accG = (int32_t *)malloc(sizeof(int32_t) * (size_t)nG * w->m);
     if (accG) {
-      s4_split S = {w, nG, &L, accG, scales[0], y, CHUNK, 0};
-      pool_run(split_chunk, &S, nG + (w->m + CHUNK - 1) / CHUNK, nt);
+      s4_split S = {w, nG, &L, accG, scales[0], y, CHUNK};
+      pool_run_phases(split_group, nG, split_flush, (w->m + CHUNK - 1) / CHUNK, &S, nt);
       free(accG);
       return 0;
     }

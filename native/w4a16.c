@@ -18,7 +18,6 @@
  *    input for the 8 rows (broadcast FMAs).
  * Other CPUs: plain C loops (compiler-vectorised).
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,10 +182,10 @@ typedef struct {
   float *y;
   float *part;
   int nG, gpt, ntasks;
-  atomic_int tasks_done;
 } w4_split;
 
-static void split_part(const w4_split *S, int k) {
+static void split_task(void *ctx, int k) {
+  const w4_split *S = (const w4_split *)ctx;
   const spike4_weights *w = S->w;
   const int m = w->m, n = w->n, G = w->G;
   const long cb = (m + 1) / 2;
@@ -226,7 +225,8 @@ static void split_part(const w4_split *S, int k) {
 }
 
 #define W_FLUSH 1024
-static void split_sum(const w4_split *S, int k) {
+static void split_sum(void *ctx, int k) {
+  const w4_split *S = (const w4_split *)ctx;
   const int m = S->w->m;
   const int o0 = k * W_FLUSH, len = o0 + W_FLUSH < m ? W_FLUSH : m - o0;
   float *y = S->y + o0;
@@ -237,22 +237,6 @@ static void split_sum(const w4_split *S, int k) {
   }
 }
 
-/*
- * Chunks [0, ntasks) are the tasks, the rest the sums: one dispatch per call (a second one would
- * wake the workers again, 26-43 µs here). Chunks are claimed in order, so a thread that reaches
- * a sum waits only for tasks other threads are running.
- */
-static void split_chunk(void *ctx, int k) {
-  w4_split *S = (w4_split *)ctx;
-  if (k < S->ntasks) {
-    split_part(S, k);
-    atomic_fetch_add_explicit(&S->tasks_done, 1, memory_order_release);
-    return;
-  }
-  while (atomic_load_explicit(&S->tasks_done, memory_order_acquire) < S->ntasks) CPU_RELAX();
-  split_sum(S, k - S->ntasks);
-}
-
 /* Returns 0, or -1 when the partial sums cannot be allocated (the caller then uses output chunks). */
 static int gemv_split(const spike4_weights *w, const float *x, float *y, int nt) {
   const int nG = (w->n + w->G - 1) / w->G;
@@ -260,8 +244,8 @@ static int gemv_split(const spike4_weights *w, const float *x, float *y, int nt)
   const int ntasks = (nG + gpt - 1) / gpt;
   float *part = (float *)malloc(sizeof(float) * (size_t)ntasks * w->m);
   if (!part) return -1;
-  w4_split S = {w, x, y, part, nG, gpt, ntasks, 0};
-  pool_run(split_chunk, &S, ntasks + (w->m + W_FLUSH - 1) / W_FLUSH, nt);
+  w4_split S = {w, x, y, part, nG, gpt, ntasks};
+  pool_run_phases(split_task, ntasks, split_sum, (w->m + W_FLUSH - 1) / W_FLUSH, &S, nt);
   free(part);
   return 0;
 }
