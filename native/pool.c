@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()

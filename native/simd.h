@@ -36,6 +36,9 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* How far ahead the big-layer sweeps of spike4.c and w4a16.c prefetch, into L2 (see quad_sweep). */
+#define SWEEP_PF_BYTES 12288
+
 /* A space-separated list of the ISA extensions this build was compiled for. */
 const char *simd_features(void);
 

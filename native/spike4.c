@@ -53,7 +53,6 @@
 #define CHUNK (SUB_UNITS * UNIT)      /* 256 rows */
 #define RB 8                          /* rows per block in batches */
 #define PF_AHEAD 2                    /* quads of prefetch distance in register passes */
-#define SWEEP_PF_BYTES 12288          /* prefetch distance of a big layer's sweep (into L2, see quad_sweep) */
 #define STREAM_MIN_BYTES (1L << 19)   /* one row over more packed bytes than this: split by groups */
 #define SMALL_MAX 127                 /* |count| of an int8 quad entry */
 

@@ -11,9 +11,10 @@
  * output rows live in separate accumulators; each group's sums are scaled by dw (de-interleaved
  * with vpermt2ps) into running per-output sums, which are re-interleaved when y is written.
  *  - one row (decode): chunks of up to 256 outputs keep their accumulators in registers; a layer
- *    of more than 128 KB is split by inputs instead (fixed tasks of whole groups, partial sums added in
- *    task order), four columns at a time (one per quarter of a group) swept over all m outputs, so every column is read
- *    front to back and the weights stream from memory sequentially (see spike4.c for why);
+ *    of more than 128 KB is split by inputs instead (fixed tasks of whole groups, partial sums
+ *    added in task order), four columns at a time (one per quarter of a group) swept over all m
+ *    outputs, so every column is read front to back and the weights stream from memory
+ *    sequentially (see spike4.c for why);
  *  - a batch (prefill): 8 rows x 32 outputs per register tile, the weights converted once per
  *    input for the 8 rows (broadcast FMAs).
  * Other CPUs: plain C loops (compiler-vectorised).
@@ -28,7 +29,7 @@
 #define W_SUB 256    /* outputs per register pass (one row) */
 #define W_TILE 32    /* outputs per tile of a batch */
 #define W_RB 8       /* rows per tile of a batch */
-#define W_STREAM_MIN_BYTES (1L << 17) /* one row over more packed bytes than this: split by inputs (GQA k/v of 1.1B: 256 KB) */
+#define W_STREAM_MIN_BYTES (1L << 17) /* one row over more packed bytes: split by inputs (1.1B's k/v: 256 KB) */
 
 typedef struct {
   const spike4_weights *w;
@@ -206,11 +207,11 @@ static void split_task(void *ctx, int k) {
   }
   __m512 *acc = buf, *sums = buf + 2 * np;
   for (int p = 0; p < 2 * np; p++) sums[p] = _mm512_setzero_ps();
+  const int D = (int)((SWEEP_PF_BYTES + 4 * cb - 1) / (4 * cb)); /* prefetch distance, in columns of each lane */
   for (int g = g0; g < g1; g++) {
     const int i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
     for (int p = 0; p < 2 * np; p++) acc[p] = _mm512_setzero_ps();
-    /* four lanes of nq columns each; prefetch about 12 KB ahead in all */
-    const int nq = (i1 - i0) / 4, D = (int)((12288 + 4 * cb - 1) / (4 * cb));
+    const int nq = (i1 - i0) / 4; /* four lanes of nq columns */
     for (int k = 0; k < nq; k++) sweep4(w->packed, cb, S->x, i0 + k, nq, k + D < nq ? D : 0, np, m, acc);
     for (int i = i0 + 4 * nq; i < i1; i++) sweep1(w->packed, cb, S->x, i, np, m, acc);
     const float *dw = w->dwT + (long)g * m;
