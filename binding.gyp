@@ -24,6 +24,7 @@
         "native/hadamard.c",
         "native/activation.c",
         "native/w4a16.c",
+        "native/w4a16_blocks.c",
         "native/int4_matmul.c",
         "native/bandwidth.c"
       ],

@@ -68,10 +68,11 @@ function main(): void {
       const r = f(...args);
       const dt = performance.now() - t0;
       ms[name] = (ms[name] ?? 0) + dt;
-      const w = args[0] as { packed?: Uint8Array; m?: number; n?: number };
-      if (a.byShape && w?.packed instanceof Uint8Array) {
+      const w = args[0] as { packed?: Uint8Array; blocks?: Uint8Array; m?: number; n?: number };
+      const bytes = w?.packed ?? w?.blocks; // 4-bit columns or decode blocks
+      if (a.byShape && bytes instanceof Uint8Array) {
         const key = `${name} ${w.m} x ${w.n}`;
-        const e = shapes.get(key) ?? { ms: 0, calls: 0, bytes: w.packed.byteLength };
+        const e = shapes.get(key) ?? { ms: 0, calls: 0, bytes: bytes.byteLength };
         e.ms += dt;
         e.calls++;
         shapes.set(key, e);

@@ -2,7 +2,8 @@
  * Kernel sweep: the spike-driven linear layer on packed 4-bit weights (counts mode at several
  * spike event densities = mean |c| per input neuron; events mode at 0.2) vs the dense baselines
  * on the same layer — int8 (intMatmul, 1 byte per weight), int4 (intMatmul4, row-major packed,
- * 0.5 byte per weight), w4a16 (matmulW4A16, packed 4-bit times float activations) and float32
+ * 0.5 byte per weight), w4a16 (matmulW4A16Blocks on the decode blocks W4A16Linear keeps, 4-bit
+ * weights times float activations) and float32
  * (matmulF32) — per backend, on the linear shapes of sdllm-small, a 110M LLaMA, TinyLlama-1.1B
  * and LLaMA-2-7B. `spike8 d=0.2` is the spike kernel on int8 columns (the layout before packing).
  *
@@ -30,7 +31,8 @@
  */
 import os from 'node:os';
 import fs from 'node:fs';
-import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights, type PackedWeights4 } from '../src/kernels/node.js';
+import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights, type PackedWeights4, type W4A16Weights } from '../src/kernels/node.js';
+import { packW4A16Blocks } from '../src/kernels/ts/w4a16-blocks.js';
 import { packColumns, rowMajorPacked4 } from '../src/quant/weights.js';
 import nodePath from 'node:path';
 import { openCheckpoint, loadFloatWeights } from '../src/model/load.js';
@@ -258,7 +260,8 @@ function benchStep1(runs: [BackendName, number][], minMs: number, results: Recor
 
 interface BenchWeights {
   sw: SpikeLinearWeights; // int8 columns
-  pw: PackedWeights4; // packed 4-bit columns (what SpikeLinear and W4A16Linear keep)
+  pw: PackedWeights4; // packed 4-bit columns (what SpikeLinear keeps)
+  bw: W4A16Weights; // the same weights in decode blocks (what W4A16Linear keeps)
   W: Int8Array; // int8 row-major (dense int8 baseline)
   W4: Uint8Array; // 4-bit row-major packed (dense int4 baseline)
   dw: Float32Array; // row-major scales
@@ -276,7 +279,8 @@ function makeWeights(m: number, n: number, seed: number): BenchWeights {
   for (let o = 0; o < m; o++) for (let g = 0; g < nG; g++) dwT[g * m + o] = dw[o * nG + g];
   const packed = packColumns(qT, m, n, 4);
   const W4 = rowMajorPacked4({ bits: 4, groupSize: G, rows: m, cols: n, nGroups: nG, scales: dw, packed });
-  return { sw: { qT, dwT, m, n, groupSize: G }, pw: { packed, dwT, m, n, groupSize: G }, W, W4, dw };
+  const pw = { packed, dwT, m, n, groupSize: G };
+  return { sw: { qT, dwT, m, n, groupSize: G }, pw, bw: packW4A16Blocks(pw), W, W4, dw };
 }
 
 /** Trains [T, n] holding round(d·n) events of ±1 at random (step, input) places, at most one per place. */
@@ -312,7 +316,7 @@ function benchShape(k: KernelSet, m: number, n: number, args: Args, backend: str
   const ws: BenchWeights[] = [w0];
   for (let c = 1; c < copies; c++) {
     const packed = w0.pw.packed.slice();
-    ws.push({ sw: { ...w0.sw, qT: w0.sw.qT.slice() }, pw: { ...w0.pw, packed }, W: w0.W.slice(), W4: w0.W4.slice(), dw: w0.dw });
+    ws.push({ sw: { ...w0.sw, qT: w0.sw.qT.slice() }, pw: { ...w0.pw, packed }, bw: { ...w0.bw, blocks: w0.bw.blocks.slice() }, W: w0.W.slice(), W4: w0.W4.slice(), dw: w0.dw });
   }
   const wk = (j: number) => ws[j % copies];
   const y = new Float32Array(rows * m);
@@ -333,7 +337,7 @@ function benchShape(k: KernelSet, m: number, n: number, args: Args, backend: str
   const int8 = time((j) => k.intMatmul(wk(j).W, w0.dw, c, rows, m, n, G, scales, y), minMs);
   const int4 = time((j) => k.intMatmul4(wk(j).W4, w0.dw, c, rows, m, n, G, scales, y), minMs);
   const x = new Float32Array(rows * n).map((_, i) => ((i * 40503) % 1000) / 1000 - 0.5);
-  const w4a16 = time((j) => k.matmulW4A16(wk(j).pw, x, y, rows), minMs);
+  const w4a16 = time((j) => k.matmulW4A16Blocks(wk(j).bw, x, y, rows), minMs);
   ws.length = 0;
   // float32: cold as well when 4 bytes per weight exceed the caches (fewer copies: they are big)
   const fcopies = backend !== 'ts' && m * n * 4 > COLD_BYTES ? Math.max(2, Math.ceil(COLD_TOTAL / (m * n * 4))) : 1;
@@ -353,7 +357,7 @@ function benchPrefill(k: KernelSet, m: number, n: number, rows: number, minMs: n
   const wf = new Float32Array(m * n).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
   const x = new Float32Array(rows * n).map((_, i) => ((i * 40503) % 1000) / 1000 - 0.5);
   const f32 = time(() => k.matmulF32(x, wf, y, rows, n, m), minMs);
-  const w4a16 = time(() => k.matmulW4A16(w.pw, x, y, rows), minMs);
+  const w4a16 = time(() => k.matmulW4A16Blocks(w.bw, x, y, rows), minMs);
   const c02 = countsWithDensity(rows * n, 0.2, 1);
   const c1 = countsWithDensity(rows * n, 1, 2);
   const int8 = time(() => k.intMatmul(w.W, w.dw, c1, rows, m, n, G, scales, y), minMs);

@@ -50,6 +50,16 @@ int k_spike_counts_rows4(const spike4_weights *w, const int32_t *c, int rows, co
 int k_spike_events4(const spike4_weights *w, const int8_t *trains, int T, double scale, float *y);
 /* w4a16: y [rows, m] = x [rows, n] times the dequantized packed weights; float32 sums. */
 void k_matmul_w4a16(const spike4_weights *w, const float *x, float *y, int rows);
+/* 4-bit weights in decode blocks of 32 outputs x 8 inputs, scales block-major [ceil(m/32)][nGroups][32]
+   (src/kernels/ts/w4a16-blocks.ts). */
+typedef struct {
+  const uint8_t *blocks;
+  const float *scales;
+  int m, n, G;
+} w4b_weights;
+/* w4a16 on decode blocks: y [rows, m] = x [rows, n] times the weights, to a float32 GEMV's tolerance.
+   Returns 0, or -1 when out of memory. */
+int k_matmul_w4a16_blocks(const w4b_weights *w, const float *x, float *y, int rows);
 /* Dense int4 baseline: W row-major packed [m, ceil(n/2)], dw row-major [m, nGroups]. */
 int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
                   const double *scales, float *y);

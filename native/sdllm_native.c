@@ -507,6 +507,36 @@ static napi_value js_matmul_w4a16(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* matmulW4A16Blocks(w, x, y, rows), w = {blocks, scales, m, n, groupSize} */
+static napi_value js_matmul_w4a16_blocks(napi_env env, napi_callback_info info) {
+  static const char *fn = "matmulW4A16Blocks";
+  napi_value a[4];
+  if (!args(env, info, 4, a, fn)) return NULL;
+  napi_valuetype vt;
+  CHECK(napi_typeof(env, a[0], &vt));
+  if (vt != napi_object) return throw_type(env, fn, "w must be a W4A16Weights object"), NULL;
+  napi_value v;
+  int64_t m, n, G, rows;
+  CHECK(napi_get_named_property(env, a[0], "m", &v));
+  if (!get_int(env, fn, "w.m", v, 0, INT_MAX32, &m)) return NULL;
+  CHECK(napi_get_named_property(env, a[0], "n", &v));
+  if (!get_int(env, fn, "w.n", v, 0, INT_MAX32, &n)) return NULL;
+  CHECK(napi_get_named_property(env, a[0], "groupSize", &v));
+  if (!get_int(env, fn, "w.groupSize", v, 1, INT_MAX32, &G)) return NULL;
+  void *blocks, *scales, *x, *y;
+  CHECK(napi_get_named_property(env, a[0], "blocks", &v));
+  if (!get_ta(env, fn, "w.blocks", v, napi_uint8_array, (size_t)(((m + 31) / 32) * ((n + 7) / 8) * 128), &blocks, NULL)) return NULL;
+  CHECK(napi_get_named_property(env, a[0], "scales", &v));
+  if (!get_ta(env, fn, "w.scales", v, napi_float32_array, (size_t)(((m + 31) / 32) * ((n + G - 1) / G) * 32), &scales, NULL)) return NULL;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) ||
+      !get_ta(env, fn, "x", a[1], napi_float32_array, (size_t)(rows * n), &x, NULL) ||
+      !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * m), &y, NULL))
+    return NULL;
+  const w4b_weights w = {(const uint8_t *)blocks, (const float *)scales, (int)m, (int)n, (int)G};
+  if (k_matmul_w4a16_blocks(&w, (const float *)x, (float *)y, (int)rows) != 0) return throw_error(env, fn, "out of memory"), NULL;
+  return undefined(env);
+}
+
 /* streamBandwidth(bytes, reps) -> number[] (GB/s per pass) */
 static napi_value js_stream_bandwidth(napi_env env, napi_callback_info info) {
   static const char *fn = "streamBandwidth";
@@ -652,6 +682,7 @@ NAPI_MODULE_INIT() {
       {"spikeLinearCountsRows4", js_spike_counts_rows4},
       {"spikeLinearEvents4", js_spike_events4},
       {"matmulW4A16", js_matmul_w4a16},
+      {"matmulW4A16Blocks", js_matmul_w4a16_blocks},
       {"intMatmul4", js_int_matmul4},
       {"spikeEncode", js_spike_encode},
       {"blockHadamard", js_block_hadamard},

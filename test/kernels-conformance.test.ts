@@ -26,6 +26,7 @@ import {
 import { loadModel } from '../src/model/load.js';
 import { packColumns, rowMajorPacked4, quantizeWeights, dequantize } from '../src/quant/weights.js';
 import type { PackedWeights4 } from '../src/kernels/registry.js';
+import { packW4A16Blocks } from '../src/kernels/ts/w4a16-blocks.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import type { ThresholdRule } from '../src/spike/threshold.js';
 import { Prng } from '../src/util/prng.js';
@@ -371,9 +372,13 @@ function checkPacked(name: string, k: KernelSet): void {
   }
 }
 
-/** w4a16 against a float64 loop over the dequantized weights, and against DenseLinear's kernel on dequantize(). */
+/**
+ * w4a16 on the columns and on the decode blocks, against a float64 loop over the dequantized
+ * weights and against DenseLinear's kernel on dequantize(); the ts kernels on both layouts give
+ * the same bits.
+ */
 function checkW4A16(name: string, k: KernelSet): void {
-  for (const [rows, m, n, G] of [[1, 37, 300, 128], [1, 512, 1408, 128], [3, 255, 130, 64], [9, 1408, 512, 128], [1, 4100, 1100, 128], [1, 1001, 1100, 64], [17, 64, 96, 32], [2, 20, 50, 5]] as const) {
+  for (const [rows, m, n, G] of [[1, 37, 300, 128], [1, 512, 1408, 128], [3, 255, 130, 64], [9, 1408, 512, 128], [1, 4100, 1100, 128], [1, 1001, 1100, 64], [17, 64, 96, 32], [2, 20, 50, 5], [5, 33, 1001, 8], [1, 2048, 5632, 128]] as const) {
     const Wf = randomFloats(m * n, m + n, 0.1);
     const qw = quantizeWeights(Wf, m, n, { bits: 4, groupSize: G });
     const nG = qw.nGroups;
@@ -390,6 +395,20 @@ function checkW4A16(name: string, k: KernelSet): void {
     const yd = new Float32Array(rows * m);
     k.matmulF32(x, Wd, yd, rows, n, m);
     assertClose(y, yd, abs, `${name} matmulW4A16 vs matmulF32(dequantize) rows=${rows} m=${m} n=${n}`, 2e-5);
+    const bw = packW4A16Blocks(pw);
+    const yb = new Float32Array(rows * m);
+    k.matmulW4A16Blocks(bw, x, yb, rows);
+    assertClose(yb, ref, abs, `${name} matmulW4A16Blocks rows=${rows} m=${m} n=${n} G=${G}`);
+    assertClose(yb, yd, abs, `${name} matmulW4A16Blocks vs matmulF32(dequantize) rows=${rows} m=${m} n=${n}`, 2e-5);
+    const yt = new Float32Array(rows * m), yc = new Float32Array(rows * m);
+    ts.matmulW4A16Blocks(bw, x, yt, rows);
+    ts.matmulW4A16(pw, x, yc, rows);
+    assertBitsEqual(yt, yc, `ts matmulW4A16Blocks vs ts matmulW4A16 rows=${rows} m=${m} n=${n} G=${G}`);
+    // a NaN input makes its row NaN, as in a float GEMV (the blocks kernel splits x into integers)
+    const xn = x.slice();
+    xn[n - 1] = NaN;
+    k.matmulW4A16Blocks(bw, xn, yb, rows);
+    for (let o = 0; o < m; o++) assert.ok(Number.isNaN(yb[o]), `${name} matmulW4A16Blocks: NaN in x, output ${o} = ${yb[o]}`);
   }
 }
 
@@ -694,7 +713,11 @@ describe('kernel conformance', () => {
         const sBig = new Float32Array(1100), wBig = new Float32Array(1100);
         k.spikeLinearCountsRows4(big.pw, cBig, 1, scales.subarray(0, 1), sBig);
         k.matmulW4A16(big.pw, xBig, wBig, 1);
-        outs.push([a, b, f, a4, b4, f4, f41, sBig, wBig]);
+        const bl = packW4A16Blocks(p.pw), bBig = packW4A16Blocks(big.pw);
+        const fb4 = new Float32Array(4 * 512), fb1 = new Float32Array(1100);
+        k.matmulW4A16Blocks(bl, x, fb4, 4);
+        k.matmulW4A16Blocks(bBig, xBig, fb1, 1);
+        outs.push([a, b, f, a4, b4, f4, f41, sBig, wBig, fb4, fb1]);
       }
       for (let t = 1; t < outs.length; t++)
         for (let j = 0; j < outs[0].length; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
@@ -722,6 +745,11 @@ describe('kernel conformance', () => {
     assert.throws(() => k.spikeLinearEvents4(p, new Int8Array(32), 2, 1, y, 1, new Int32Array(8), new Float64Array(8)), RangeError);
     assert.throws(() => k.matmulW4A16(p, new Float32Array(15), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16({ ...p, dwT: new Float32Array(7) }, new Float32Array(16), y, 1), RangeError);
+    const bl = packW4A16Blocks(p);
+    assert.throws(() => k.matmulW4A16Blocks({ ...bl, blocks: new Uint8Array(bl.blocks.length - 1) }, new Float32Array(16), y, 1), RangeError);
+    assert.throws(() => k.matmulW4A16Blocks({ ...bl, scales: new Float32Array(bl.scales.length - 1) }, new Float32Array(16), y, 1), RangeError);
+    assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(15), y, 1), RangeError);
+    assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(16), new Float32Array(7), 1), RangeError);
     assert.throws(() => k.intMatmul4(new Uint8Array(63), w.dw, new Int32Array(16), 1, 8, 16, 4, new Float64Array(1), y), RangeError);
   });
 

@@ -6,7 +6,7 @@
  *
  *   cc -O3 -march=native -ffp-contract=off -fwrapv -pthread -Inative bench/native/harness.c \
  *      native/pool.c native/spike.c native/spike4.c native/int_matmul.c native/int4_matmul.c \
- *      native/w4a16.c native/matmul_f32.c native/bandwidth.c -o harness
+ *      native/w4a16_blocks.c native/matmul_f32.c native/bandwidth.c -lm -o harness
  *   ./harness [threads] [cold MB]          (e.g. taskset -c 0,1 ./harness 2 1024)
  *
  * Prints, per shape (LLaMA-2-7B and TinyLlama-1.1B linears): ms per call (median of 15) and GB/s
@@ -63,6 +63,7 @@ static double timed(call_fn f, void *ctx, int copies) {
 typedef struct {
   int m, n, G, nG;
   spike4_weights *w4;  /* per copy */
+  w4b_weights *wb;     /* w4a16's decode blocks per copy */
   uint8_t **rowp;      /* int4 row-major per copy */
   int8_t **row8;       /* int8 row-major per copy */
   float **wf;          /* float per copy (fewer copies) */
@@ -87,7 +88,7 @@ static void f_int8(int k, void *p) {
 }
 static void f_w4a16(int k, void *p) {
   layer *L = p;
-  k_matmul_w4a16(&L->w4[k], L->x, L->y, 1);
+  k_matmul_w4a16_blocks(&L->wb[k], L->x, L->y, 1);
 }
 static void f_f32(int k, void *p) {
   layer *L = p;
@@ -121,6 +122,10 @@ int main(int argc, char **argv) {
     const long cb = (L.m + 1) / 2, bytes4 = cb * L.n;
     int copies = (int)(coldMB * 1e6 / bytes4) + 1;
     L.w4 = calloc(copies, sizeof *L.w4);
+    L.wb = calloc(copies, sizeof *L.wb);
+    const long bytesB = (long)((L.m + 31) / 32) * ((L.n + 7) / 8) * 128;
+    float *bscales = malloc(sizeof(float) * ((L.m + 31) / 32) * L.nG * 32);
+    for (long k = 0; k < (long)((L.m + 31) / 32) * L.nG * 32; k++) bscales[k] = 0.01f + (rnd() % 100) * 1e-4f;
     L.rowp = calloc(copies, sizeof *L.rowp);
     L.row8 = calloc(copies, sizeof *L.row8);
     L.dwT = malloc(sizeof(float) * L.nG * L.m);
@@ -130,6 +135,9 @@ int main(int argc, char **argv) {
       uint8_t *p = malloc(bytes4);
       for (long k = 0; k < bytes4; k++) p[k] = (uint8_t)rnd();
       L.w4[c] = (spike4_weights){p, L.dwT, L.m, L.n, L.G};
+      uint8_t *b = malloc(bytesB);
+      for (long k = 0; k < bytesB; k++) b[k] = (uint8_t)rnd();
+      L.wb[c] = (w4b_weights){b, bscales, L.m, L.n, L.G};
       const long rb = (L.n + 1) / 2;
       L.rowp[c] = malloc(rb * L.m);
       memcpy(L.rowp[c], p, rb * L.m < bytes4 ? rb * L.m : bytes4);
@@ -170,11 +178,12 @@ int main(int argc, char **argv) {
     fflush(stdout);
     for (int c = 0; c < copies; c++) {
       free((void *)L.w4[c].packed);
+      free((void *)L.wb[c].blocks);
       free(L.rowp[c]);
     }
     for (int c = 0; c < c8; c++) free(L.row8[c]);
     for (int c = 0; c < L.fcopies; c++) free(L.wf[c]);
-    free(L.w4), free(L.rowp), free(L.row8), free(L.wf), free(L.dwT), free(L.dw), free(L.c), free(L.x), free(L.y);
+    free(bscales), free(L.wb), free(L.w4), free(L.rowp), free(L.row8), free(L.wf), free(L.dwT), free(L.dw), free(L.c), free(L.x), free(L.y);
   }
   pool_shutdown();
   return 0;

@@ -13,11 +13,13 @@ import { attentionF32 } from './ts/attention.js';
 import { spikingAttentionCore } from './ts/spiking-attention.js';
 import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
 import { spikeEncode } from './ts/spike-encode.js';
+import { matmulW4A16Blocks } from './ts/w4a16-blocks.js';
 import { blockHadamard } from './ts/hadamard.js';
 import { siluMul } from './ts/activation.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 export type { PackedWeights4 } from './ts/packed4.js';
+export type { W4A16Weights } from './ts/w4a16-blocks.js';
 
 export interface KernelSet {
   matmulF32: typeof matmulF32;
@@ -32,6 +34,8 @@ export interface KernelSet {
   spikeLinearEvents4: typeof spikeLinearEvents4;
   /** w4a16: float activations times packed 4-bit weights, dequantized on the fly. */
   matmulW4A16: typeof matmulW4A16;
+  /** w4a16 on weights re-packed in decode blocks (what W4A16Linear runs). */
+  matmulW4A16Blocks: typeof matmulW4A16Blocks;
   /** Dense int4 baseline on row-major packed weights. */
   intMatmul4: typeof intMatmul4;
   /** γ-SQP step 1 for a batch of tokens: θ per row and the integer spike counts. */
@@ -49,7 +53,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4, spikeEncode, blockHadamard, siluMul,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul,
     },
   ],
 ]);
