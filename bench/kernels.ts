@@ -32,7 +32,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import { registeredBackends, getBackend, setThreads, getThreads, cpuFeatures, nativeLoadError, type BackendName, type KernelSet, type SpikeLinearWeights, type PackedWeights4, type W4A16Weights } from '../src/kernels/node.js';
-import { packW4A16Blocks } from '../src/kernels/ts/w4a16-blocks.js';
+import { w4a16Weights } from '../src/kernels/ts/w4a16-blocks.js';
 import { packColumns, rowMajorPacked4 } from '../src/quant/weights.js';
 import nodePath from 'node:path';
 import { openCheckpoint, loadFloatWeights } from '../src/model/load.js';
@@ -280,7 +280,7 @@ function makeWeights(m: number, n: number, seed: number): BenchWeights {
   const packed = packColumns(qT, m, n, 4);
   const W4 = rowMajorPacked4({ bits: 4, groupSize: G, rows: m, cols: n, nGroups: nG, scales: dw, packed });
   const pw = { packed, dwT, m, n, groupSize: G };
-  return { sw: { qT, dwT, m, n, groupSize: G }, pw, bw: packW4A16Blocks(pw), W, W4, dw };
+  return { sw: { qT, dwT, m, n, groupSize: G }, pw, bw: w4a16Weights(pw), W, W4, dw };
 }
 
 /** Trains [T, n] holding round(d·n) events of ±1 at random (step, input) places, at most one per place. */

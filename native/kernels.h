@@ -60,6 +60,8 @@ typedef struct {
 /* w4a16 on decode blocks: y [rows, m] = x [rows, n] times the weights, to a float32 GEMV's tolerance.
    Returns 0, or -1 when out of memory. */
 int k_matmul_w4a16_blocks(const w4b_weights *w, const float *x, float *y, int rows);
+/* blocks <- the decode blocks of column-major packed weights (bit-identical to the ts reference). */
+void k_pack_w4a16_blocks(const uint8_t *packed, int m, int n, uint8_t *blocks);
 /* Dense int4 baseline: W row-major packed [m, ceil(n/2)], dw row-major [m, nGroups]. */
 int k_int_matmul4(const uint8_t *W, const float *dw, const int32_t *c, int rows, int m, int n, int G,
                   const double *scales, float *y);

@@ -537,6 +537,21 @@ static napi_value js_matmul_w4a16_blocks(napi_env env, napi_callback_info info) 
   return undefined(env);
 }
 
+/* packW4A16Blocks(packed, m, n, blocks) */
+static napi_value js_pack_w4a16_blocks(napi_env env, napi_callback_info info) {
+  static const char *fn = "packW4A16Blocks";
+  napi_value a[4];
+  if (!args(env, info, 4, a, fn)) return NULL;
+  int64_t m, n;
+  void *packed, *blocks;
+  if (!get_int(env, fn, "m", a[1], 0, INT_MAX32, &m) || !get_int(env, fn, "n", a[2], 0, INT_MAX32, &n) ||
+      !get_ta(env, fn, "packed", a[0], napi_uint8_array, (size_t)(((m + 1) / 2) * n), &packed, NULL) ||
+      !get_ta(env, fn, "blocks", a[3], napi_uint8_array, (size_t)(((m + 31) / 32) * ((n + 7) / 8) * 128), &blocks, NULL))
+    return NULL;
+  k_pack_w4a16_blocks((const uint8_t *)packed, (int)m, (int)n, (uint8_t *)blocks);
+  return undefined(env);
+}
+
 /* streamBandwidth(bytes, reps) -> number[] (GB/s per pass) */
 static napi_value js_stream_bandwidth(napi_env env, napi_callback_info info) {
   static const char *fn = "streamBandwidth";
@@ -683,6 +698,7 @@ NAPI_MODULE_INIT() {
       {"spikeLinearEvents4", js_spike_events4},
       {"matmulW4A16", js_matmul_w4a16},
       {"matmulW4A16Blocks", js_matmul_w4a16_blocks},
+      {"packW4A16Blocks", js_pack_w4a16_blocks},
       {"intMatmul4", js_int_matmul4},
       {"spikeEncode", js_spike_encode},
       {"blockHadamard", js_block_hadamard},

@@ -256,3 +256,40 @@ int k_matmul_w4a16_blocks(const w4b_weights *w, const float *x, float *y, int ro
   pool_run(wb_chunk_generic, &J, (nbo + per - 1) / per, nt);
   return 0;
 }
+
+/* Output blocks [k * per, ..) of the re-packing: column by column, 16 bytes (32 outputs) each. */
+typedef struct {
+  const uint8_t *packed;
+  uint8_t *blocks;
+  int m, n, per;
+} pk_job;
+
+static void pack_chunk(void *ctx, int k) {
+  const pk_job *P = (const pk_job *)ctx;
+  const int m = P->m, n = P->n, nb8 = (n + B_IN - 1) / B_IN, nbo = (m + B_OUT - 1) / B_OUT;
+  const long cb = (m + 1) / 2;
+  const int b0 = k * P->per, b1 = b0 + P->per < nbo ? b0 + P->per : nbo;
+  for (int b = b0; b < b1; b++) {
+    uint8_t *dst = P->blocks + (long)b * nb8 * 128;
+    memset(dst, 0x88, (size_t)nb8 * 128); /* padding: u = 8, weight 0 */
+    const int outs = m - B_OUT * b < B_OUT ? m - B_OUT * b : B_OUT;
+    for (int i = 0; i < n; i++) {
+      const uint8_t *src = P->packed + (long)i * cb + 16L * b;
+      uint8_t *d = dst + 128L * (i >> 3) + (i & 3);
+      const int shift = i & 4, keep = shift ? 0x0f : 0xf0;
+      for (int t = 0; t < outs; t++) {
+        const int u = ((src[t >> 1] >> (4 * (t & 1))) & 15) ^ 8; /* q + 8 */
+        d[4 * t] = (uint8_t)((d[4 * t] & keep) | (u << shift));
+      }
+    }
+  }
+}
+
+void k_pack_w4a16_blocks(const uint8_t *packed, int m, int n, uint8_t *blocks) {
+  if (m <= 0 || n <= 0) return;
+  const int nbo = (m + B_OUT - 1) / B_OUT, nt = (long)m * n < B_PARALLEL_MIN ? 1 : pool_get_threads();
+  int per = (nbo + 4 * nt - 1) / (4 * nt);
+  if (per < 1) per = 1;
+  pk_job P = {packed, blocks, m, n, per};
+  pool_run(pack_chunk, &P, (nbo + per - 1) / per, nt);
+}

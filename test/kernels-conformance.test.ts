@@ -26,7 +26,7 @@ import {
 import { loadModel } from '../src/model/load.js';
 import { packColumns, rowMajorPacked4, quantizeWeights, dequantize } from '../src/quant/weights.js';
 import type { PackedWeights4 } from '../src/kernels/registry.js';
-import { packW4A16Blocks } from '../src/kernels/ts/w4a16-blocks.js';
+import { w4a16Weights, w4BlocksBytes } from '../src/kernels/ts/w4a16-blocks.js';
 import type { DenseLinear } from '../src/model/linear.js';
 import type { ThresholdRule } from '../src/spike/threshold.js';
 import { Prng } from '../src/util/prng.js';
@@ -395,7 +395,7 @@ function checkW4A16(name: string, k: KernelSet): void {
     const yd = new Float32Array(rows * m);
     k.matmulF32(x, Wd, yd, rows, n, m);
     assertClose(y, yd, abs, `${name} matmulW4A16 vs matmulF32(dequantize) rows=${rows} m=${m} n=${n}`, 2e-5);
-    const bw = packW4A16Blocks(pw);
+    const bw = w4a16Weights(pw);
     const yb = new Float32Array(rows * m);
     k.matmulW4A16Blocks(bw, x, yb, rows);
     assertClose(yb, ref, abs, `${name} matmulW4A16Blocks rows=${rows} m=${m} n=${n} G=${G}`);
@@ -404,6 +404,10 @@ function checkW4A16(name: string, k: KernelSet): void {
     ts.matmulW4A16Blocks(bw, x, yt, rows);
     ts.matmulW4A16(pw, x, yc, rows);
     assertBitsEqual(yt, yc, `ts matmulW4A16Blocks vs ts matmulW4A16 rows=${rows} m=${m} n=${n} G=${G}`);
+    const packedBlocks = new Uint8Array(w4BlocksBytes(m, n) + 3).fill(7); // bytes past the blocks stay as they were
+    k.packW4A16Blocks(qw.packed, m, n, packedBlocks);
+    assert.deepEqual(packedBlocks.subarray(0, bw.blocks.length), bw.blocks, `${name} packW4A16Blocks m=${m} n=${n}`);
+    assert.deepEqual([...packedBlocks.subarray(bw.blocks.length)], [7, 7, 7], `${name} packW4A16Blocks writes past the blocks`);
     // a NaN input makes its row NaN, as in a float GEMV (the blocks kernel splits x into integers)
     const xn = x.slice();
     xn[n - 1] = NaN;
@@ -713,7 +717,7 @@ describe('kernel conformance', () => {
         const sBig = new Float32Array(1100), wBig = new Float32Array(1100);
         k.spikeLinearCountsRows4(big.pw, cBig, 1, scales.subarray(0, 1), sBig);
         k.matmulW4A16(big.pw, xBig, wBig, 1);
-        const bl = packW4A16Blocks(p.pw), bBig = packW4A16Blocks(big.pw);
+        const bl = w4a16Weights(p.pw), bBig = w4a16Weights(big.pw);
         const fb4 = new Float32Array(4 * 512), fb1 = new Float32Array(1100);
         k.matmulW4A16Blocks(bl, x, fb4, 4);
         k.matmulW4A16Blocks(bBig, xBig, fb1, 1);
@@ -745,11 +749,12 @@ describe('kernel conformance', () => {
     assert.throws(() => k.spikeLinearEvents4(p, new Int8Array(32), 2, 1, y, 1, new Int32Array(8), new Float64Array(8)), RangeError);
     assert.throws(() => k.matmulW4A16(p, new Float32Array(15), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16({ ...p, dwT: new Float32Array(7) }, new Float32Array(16), y, 1), RangeError);
-    const bl = packW4A16Blocks(p);
+    const bl = w4a16Weights(p);
     assert.throws(() => k.matmulW4A16Blocks({ ...bl, blocks: new Uint8Array(bl.blocks.length - 1) }, new Float32Array(16), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16Blocks({ ...bl, scales: new Float32Array(bl.scales.length - 1) }, new Float32Array(16), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(15), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(16), new Float32Array(7), 1), RangeError);
+    assert.throws(() => k.packW4A16Blocks(p.packed, 8, 16, new Uint8Array(bl.blocks.length - 1)), RangeError);
     assert.throws(() => k.intMatmul4(new Uint8Array(63), w.dw, new Int32Array(16), 1, 8, 16, 4, new Float64Array(1), y), RangeError);
   });
 

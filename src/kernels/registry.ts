@@ -13,7 +13,7 @@ import { attentionF32 } from './ts/attention.js';
 import { spikingAttentionCore } from './ts/spiking-attention.js';
 import { spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, intMatmul4 } from './ts/packed4.js';
 import { spikeEncode } from './ts/spike-encode.js';
-import { matmulW4A16Blocks } from './ts/w4a16-blocks.js';
+import { matmulW4A16Blocks, packW4A16Blocks } from './ts/w4a16-blocks.js';
 import { blockHadamard } from './ts/hadamard.js';
 import { siluMul } from './ts/activation.js';
 
@@ -36,6 +36,8 @@ export interface KernelSet {
   matmulW4A16: typeof matmulW4A16;
   /** w4a16 on weights re-packed in decode blocks (what W4A16Linear runs). */
   matmulW4A16Blocks: typeof matmulW4A16Blocks;
+  /** Re-packs 4-bit columns into those decode blocks (at model build). */
+  packW4A16Blocks: typeof packW4A16Blocks;
   /** Dense int4 baseline on row-major packed weights. */
   intMatmul4: typeof intMatmul4;
   /** γ-SQP step 1 for a batch of tokens: θ per row and the integer spike counts. */
@@ -53,7 +55,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, packW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul,
     },
   ],
 ]);

@@ -10,7 +10,7 @@ import type { Linear } from '../model/linear.js';
 import { addBias, countFloatMatmul } from '../model/linear.js';
 import type { QuantizedWeights } from './weights.js';
 import { kernels, type W4A16Weights } from '../kernels/registry.js';
-import { packW4A16Blocks } from '../kernels/ts/w4a16-blocks.js';
+import { w4a16Weights } from '../kernels/ts/w4a16-blocks.js';
 import type { OpCounts } from '../energy/ops.js';
 
 export class W4A16Linear implements Linear {
@@ -31,7 +31,7 @@ export class W4A16Linear implements Linear {
     this.outFeatures = m;
     const dwT = new Float32Array(nG * m);
     for (let o = 0; o < m; o++) for (let g = 0; g < nG; g++) dwT[g * m + o] = qw.scales[o * nG + g];
-    this.weights = packW4A16Blocks({ packed: qw.packed, dwT, m, n, groupSize: qw.groupSize });
+    this.weights = w4a16Weights({ packed: qw.packed, dwT, m, n, groupSize: qw.groupSize }, kernels().packW4A16Blocks);
     this.storedBytes = qw.packed.byteLength + qw.scales.byteLength;
   }
 

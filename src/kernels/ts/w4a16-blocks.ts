@@ -37,12 +37,15 @@ export function w4BlocksBytes(m: number, n: number): number {
   return Math.ceil(m / W4_BLOCK_OUTPUTS) * Math.ceil(n / W4_BLOCK_INPUTS) * 128;
 }
 
-/** The decode blocks of column-major packed weights (the same nibbles, re-ordered, offset by 8). */
-export function packW4A16Blocks(w: PackedWeights4): W4A16Weights {
-  const { packed, m, n } = w;
-  const cb = (m + 1) >> 1, nb8 = Math.ceil(n / W4_BLOCK_INPUTS), nbo = Math.ceil(m / W4_BLOCK_OUTPUTS);
-  const blocks = new Uint8Array(nbo * nb8 * 128).fill(0x88); // padding: u = 8, weight 0
+/**
+ * blocks (w4BlocksBytes(m, n) bytes) <- the decode blocks of column-major packed weights: the
+ * same nibbles, re-ordered, offset by 8. A kernel (native: native/w4a16_blocks.c, bit-identical),
+ * since a 7B model has 6.5 G weights to re-pack when it loads.
+ */
+export function packW4A16Blocks(packed: Uint8Array, m: number, n: number, blocks: Uint8Array): void {
+  const cb = (m + 1) >> 1, nb8 = Math.ceil(n / W4_BLOCK_INPUTS);
   const strideO = nb8 * 128; // bytes from one output block to the next
+  blocks.fill(0x88, 0, w4BlocksBytes(m, n)); // padding: u = 8, weight 0
   // Column by column (the source read once, in order); (q ^ 8) on a nibble = q + 8 for two's complement q.
   for (let i = 0; i < n; i++) {
     const src = i * cb, shift = i & 4, keep = shift ? 0x0f : 0xf0;
@@ -54,10 +57,17 @@ export function packW4A16Blocks(w: PackedWeights4): W4A16Weights {
       if (o + 1 < m) blocks[d0 + 4] = (blocks[d0 + 4] & keep) | ((b >> 4) << shift);
     }
   }
-  const nG = Math.ceil(n / w.groupSize);
-  const scales = new Float32Array(nbo * nG * 32);
+}
+
+/** Column-major packed weights as W4A16Weights: blocks re-packed by `pack` (a backend's kernel), scales block-major. */
+export function w4a16Weights(w: PackedWeights4, pack: typeof packW4A16Blocks = packW4A16Blocks): W4A16Weights {
+  const { m, n, groupSize } = w;
+  const blocks = new Uint8Array(w4BlocksBytes(m, n));
+  pack(w.packed, m, n, blocks);
+  const nG = Math.ceil(n / groupSize);
+  const scales = new Float32Array(Math.ceil(m / W4_BLOCK_OUTPUTS) * nG * 32);
   for (let g = 0; g < nG; g++) for (let o = 0; o < m; o++) scales[((o >> 5) * nG + g) * 32 + (o & 31)] = w.dwT[g * m + o];
-  return { blocks, scales, m, n, groupSize: w.groupSize };
+  return { blocks, scales, m, n, groupSize };
 }
 
 /**
