@@ -90,8 +90,29 @@ export function spikeLinearEvents4(
  * products are ±0 and do not change the sums).
  */
 export function matmulW4A16(w: PackedWeights4, x: Float32Array, y: Float32Array, rows: number): void {
-  const { packed, dwT, m, n, groupSize: G } = w;
+  const { packed, dwT, m, n, groupSize } = w;
   const cb = (m + 1) >> 1, half = m >> 1;
+  w4a16Sums(m, n, groupSize, x, y, rows, (i, xi, acc) => {
+    const base = i * cb;
+    for (let j = 0; j < half; j++) {
+      const b = packed[base + j];
+      acc[2 * j] += xi * ((b << 28) >> 28);
+      acc[2 * j + 1] += xi * ((b << 24) >> 28);
+    }
+    if (m & 1) acc[m - 1] += xi * ((packed[base + half] << 28) >> 28);
+  }, (g, o) => dwT[g * m + o]);
+}
+
+/**
+ * The w4a16 reference loop for any weight layout: per row and group, acc = Σ_{i∈g} x_i · q[:, i]
+ * (addInput adds one input's products for every output), then sum[o] += scale(g, o) · acc[o];
+ * float64 throughout, rounded once. Inputs that are exactly 0 are skipped (their products are ±0).
+ */
+export function w4a16Sums(
+  m: number, n: number, G: number, x: Float32Array, y: Float32Array, rows: number,
+  addInput: (i: number, xi: number, acc: Float64Array) => void,
+  scale: (g: number, o: number) => number,
+): void {
   const acc = new Float64Array(m);
   const sum = new Float64Array(m);
   for (let r = 0; r < rows; r++) {
@@ -102,17 +123,9 @@ export function matmulW4A16(w: PackedWeights4, x: Float32Array, y: Float32Array,
       acc.fill(0);
       for (let i = start; i < end; i++) {
         const xi = x[xo + i];
-        if (xi === 0) continue;
-        const base = i * cb;
-        for (let j = 0; j < half; j++) {
-          const b = packed[base + j];
-          acc[2 * j] += xi * ((b << 28) >> 28);
-          acc[2 * j + 1] += xi * ((b << 24) >> 28);
-        }
-        if (m & 1) acc[m - 1] += xi * ((packed[base + half] << 28) >> 28);
+        if (xi !== 0) addInput(i, xi, acc);
       }
-      const off = g * m;
-      for (let o = 0; o < m; o++) sum[o] += dwT[off + o] * acc[o];
+      for (let o = 0; o < m; o++) sum[o] += scale(g, o) * acc[o];
     }
     const yo = r * m;
     for (let o = 0; o < m; o++) y[yo + o] = sum[o];

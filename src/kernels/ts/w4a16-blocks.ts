@@ -17,7 +17,7 @@
  * 4-input dot products of 16 outputs that VNNI computes in one instruction (native/w4a16_blocks.c).
  * Same 0.5 byte per weight as the columns.
  */
-import type { PackedWeights4 } from './packed4.js';
+import { w4a16Sums, type PackedWeights4 } from './packed4.js';
 
 /** 4-bit weights in decode blocks (see the file header), scales group-major [nGroups, m]. */
 export interface W4A16Weights {
@@ -77,28 +77,10 @@ export function w4a16Weights(w: PackedWeights4, pack: typeof packW4A16Blocks = p
  * and agree with this to a tolerance.
  */
 export function matmulW4A16Blocks(w: W4A16Weights, x: Float32Array, y: Float32Array, rows: number): void {
-  const { blocks, scales, m, n, groupSize: G } = w;
-  const nb8 = Math.ceil(n / W4_BLOCK_INPUTS), nG = Math.ceil(n / G);
-  const acc = new Float64Array(m);
-  const sum = new Float64Array(m);
-  for (let r = 0; r < rows; r++) {
-    const xo = r * n;
-    sum.fill(0);
-    for (let g = 0, start = 0; start < n; g++, start += G) {
-      const end = Math.min(start + G, n);
-      acc.fill(0);
-      for (let i = start; i < end; i++) {
-        const xi = x[xo + i];
-        if (xi === 0) continue;
-        const j = i >> 3, k = i & 3, shift = i & 4;
-        for (let o = 0; o < m; o++) {
-          const byte = blocks[((o >> 5) * nb8 + j) * 128 + 4 * (o & 31) + k];
-          acc[o] += xi * (((byte >> shift) & 15) - 8);
-        }
-      }
-      for (let o = 0; o < m; o++) sum[o] += scales[((o >> 5) * nG + g) * 32 + (o & 31)] * acc[o];
-    }
-    const yo = r * m;
-    for (let o = 0; o < m; o++) y[yo + o] = sum[o];
-  }
+  const { blocks, scales, m, n, groupSize } = w;
+  const nb8 = Math.ceil(n / W4_BLOCK_INPUTS), nG = Math.ceil(n / groupSize);
+  w4a16Sums(m, n, groupSize, x, y, rows, (i, xi, acc) => {
+    const at = (i >> 3) * 128 + (i & 3), shift = i & 4;
+    for (let o = 0; o < m; o++) acc[o] += xi * (((blocks[(o >> 5) * nb8 * 128 + at + 4 * (o & 31)] >> shift) & 15) - 8);
+  }, (g, o) => scales[((o >> 5) * nG + g) * 32 + (o & 31)]);
 }
