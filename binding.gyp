@@ -23,6 +23,7 @@
         "native/encode.c",
         "native/hadamard.c",
         "native/activation.c",
+        "native/norm.c",
         "native/w4a16.c",
         "native/w4a16_blocks.c",
         "native/int4_matmul.c",

@@ -78,6 +78,8 @@ void k_silu_mul(float *gate, const float *up, long n);
 /* y[i] = exp(x[i]) bit for bit as V8's Math.exp, through k_silu_mul's exp (vector lanes where the CPU
    has them): for the conformance tests. */
 void k_exp_array(const double *x, double *y, long n);
+/* RMSNorm of x [rows, d] into y: bit-identical to the ts reference (src/kernels/ts/norm.ts). */
+void k_rms_norm(const float *x, const float *w, float *y, int rows, int d, double eps);
 /* Read bandwidth (GB/s) of `reps` passes over a `bytes` buffer with the pool's threads. */
 int k_stream_bandwidth(long bytes, int reps, double *gbps);
 

@@ -476,6 +476,24 @@ static napi_value js_silu_mul(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* rmsNorm(x, weight, y, rows, d, eps) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+  static const char *fn = "rmsNorm";
+  napi_value a[6];
+  if (!args(env, info, 6, a, fn)) return NULL;
+  int64_t rows, d;
+  double eps;
+  void *x, *w, *y;
+  if (!get_int(env, fn, "rows", a[3], 0, INT_MAX32, &rows) || !get_int(env, fn, "d", a[4], 0, INT_MAX32, &d) ||
+      !get_num(env, fn, "eps", a[5], &eps) ||
+      !get_ta(env, fn, "x", a[0], napi_float32_array, (size_t)(rows * d), &x, NULL) ||
+      !get_ta(env, fn, "weight", a[1], napi_float32_array, (size_t)d, &w, NULL) ||
+      !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * d), &y, NULL))
+    return NULL;
+  k_rms_norm((const float *)x, (const float *)w, (float *)y, (int)rows, (int)d, eps);
+  return undefined(env);
+}
+
 /* expArray(x, y): y[i] = exp(x[i]) as Math.exp computes it, through siluMul's exp */
 static napi_value js_exp_array(napi_env env, napi_callback_info info) {
   static const char *fn = "expArray";
@@ -703,6 +721,7 @@ NAPI_MODULE_INIT() {
       {"spikeEncode", js_spike_encode},
       {"blockHadamard", js_block_hadamard},
       {"siluMul", js_silu_mul},
+      {"rmsNorm", js_rms_norm},
       {"expArray", js_exp_array},
       {"streamBandwidth", js_stream_bandwidth},
       {"setThreads", js_set_threads},

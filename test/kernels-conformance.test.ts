@@ -579,6 +579,26 @@ function checkSilu(name: string, k: KernelSet): void {
   checkSiluOn(name, k, nanGates, nanUps, 'NaN gates times NaN ups');
 }
 
+/** RMSNorm bit for bit: model widths, odd ones, rows of zeros, huge and tiny values, a subarray input. */
+function checkRmsNorm(name: string, k: KernelSet): void {
+  for (const [rows, d, eps] of [[3, 2048, 1e-5], [2, 288, 1e-6], [4, 7, 1e-5], [1, 1, 1e-5], [5, 5632, 1e-6]] as const) {
+    const x = randomFloats(rows * d, rows * 7 + d, 3);
+    for (let i = 0; i < d; i++) x[i] = 0; // a row of zeros: the normaliser is 1/sqrt(eps)
+    if (rows > 2) for (let i = 0; i < d; i++) x[2 * d + i] *= i % 2 ? 1e30 : 1e-30;
+    const w = randomFloats(d, d + 1, 1.5);
+    const a = new Float32Array(rows * d), b = new Float32Array(rows * d);
+    ts.rmsNorm(x, w, a, rows, d, eps);
+    k.rmsNorm(x, w, b, rows, d, eps);
+    assertBitsEqual(b, a, `${name} rmsNorm rows=${rows} d=${d}`);
+    if (rows > 1) {
+      const c = new Float32Array(d), e = new Float32Array(d);
+      ts.rmsNorm(x.subarray(d), w, c, 1, d, eps);
+      k.rmsNorm(x.subarray(d), w, e, 1, d, eps);
+      assertBitsEqual(e, c, `${name} rmsNorm of a subarray d=${d}`);
+    }
+  }
+}
+
 /** Math.exp vs the native exp (the one siluMul runs), bit for bit, also where x is no float32. */
 function checkExp(): void {
   const r = rng(808);
@@ -679,6 +699,7 @@ describe('kernel conformance', () => {
     test(`${name}: spikeEncode (γ-SQP step 1) bit-identical to ts`, () => checkEncode(name, k));
     test(`${name}: blockHadamard (online rotation) bit-identical to ts`, () => checkHadamard(name, k));
     test(`${name}: siluMul bit-identical to ts`, () => checkSilu(name, k));
+    test(`${name}: rmsNorm bit-identical to ts`, () => checkRmsNorm(name, k));
   }
 
   test('native: exp bit-identical to Math.exp', { skip: registeredBackends().includes('native') ? false : 'native backend not registered' }, checkExp);
@@ -755,6 +776,8 @@ describe('kernel conformance', () => {
     assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(15), y, 1), RangeError);
     assert.throws(() => k.matmulW4A16Blocks(bl, new Float32Array(16), new Float32Array(7), 1), RangeError);
     assert.throws(() => k.packW4A16Blocks(p.packed, 8, 16, new Uint8Array(bl.blocks.length - 1)), RangeError);
+    assert.throws(() => k.rmsNorm(new Float32Array(15), new Float32Array(8), new Float32Array(16), 2, 8, 1e-5), RangeError);
+    assert.throws(() => k.rmsNorm(new Float32Array(16), new Float32Array(7), new Float32Array(16), 2, 8, 1e-5), RangeError);
     assert.throws(() => k.intMatmul4(new Uint8Array(63), w.dw, new Int32Array(16), 1, 8, 16, 4, new Float64Array(1), y), RangeError);
   });
 

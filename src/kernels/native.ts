@@ -57,7 +57,7 @@ function load(): NativeAddon | null {
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
       'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
-      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'matmulW4A16Blocks', 'packW4A16Blocks', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'siluMul', 'expArray', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
+      'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'matmulW4A16Blocks', 'packW4A16Blocks', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'siluMul', 'rmsNorm', 'expArray', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
     }
@@ -96,6 +96,7 @@ export function loadNativeKernels(): KernelSet | null {
     intMatmul4: a.intMatmul4,
     blockHadamard: a.blockHadamard,
     siluMul: a.siluMul,
+    rmsNorm: a.rmsNorm,
     spikeEncode: (x, rows, n, rule, L, counts, thetas) => a.spikeEncode(x, rows, n, RULE_CODES[rule.kind], ruleParam(rule), L, counts, thetas),
   };
 }

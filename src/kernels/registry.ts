@@ -16,6 +16,7 @@ import { spikeEncode } from './ts/spike-encode.js';
 import { matmulW4A16Blocks, packW4A16Blocks } from './ts/w4a16-blocks.js';
 import { blockHadamard } from './ts/hadamard.js';
 import { siluMul } from './ts/activation.js';
+import { rmsNorm } from './ts/norm.js';
 
 export type { SpikeLinearWeights } from './ts/spike-linear.js';
 export type { PackedWeights4 } from './ts/packed4.js';
@@ -46,6 +47,8 @@ export interface KernelSet {
   blockHadamard: typeof blockHadamard;
   /** SwiGLU's gate ← silu(gate) · up, in float64 with Math.exp's exp, stored as float32. */
   siluMul: typeof siluMul;
+  /** RMSNorm per row, float64 square sum in input order, stored as float32. */
+  rmsNorm: typeof rmsNorm;
 }
 
 export type BackendName = 'ts' | 'native';
@@ -55,7 +58,7 @@ const backends = new Map<BackendName, KernelSet>([
     'ts',
     {
       matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
-      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, packW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul,
+      spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, packW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul, rmsNorm,
     },
   ],
 ]);

@@ -229,15 +229,9 @@ export class DecoderRunner {
   }
 }
 
-/** y[r] = x[r] / rms(x[r]) * weight, per row (the normalisation is done in float64, stored as float32). */
+/** y[r] = x[r] / rms(x[r]) * weight, per row (the normalisation in float64, stored as float32): the rmsNorm kernel. */
 export function rmsNorm(x: Float32Array, weight: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let ss = 0;
-    for (let i = 0; i < d; i++) ss += x[o + i] * x[o + i];
-    const inv = Math.fround(1 / Math.sqrt(Math.fround(ss / d) + eps));
-    for (let i = 0; i < d; i++) y[o + i] = weight[i] * Math.fround(x[o + i] * inv);
-  }
+  kernels().rmsNorm(x, weight, y, rows, d, eps);
 }
 
 function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
