@@ -14,9 +14,7 @@
  *    of more than 128 KB is split by inputs instead (fixed tasks of whole groups, partial sums
  *    added in task order), four columns at a time (one per quarter of a group) swept over all m
  *    outputs, so every column is read front to back and the weights stream from memory
- *    sequentially (see spike4.c for why); with VBMI the sweep takes 64 bytes (128 outputs) per
- *    load and one vpermb spreads them over the int32 lanes, in place of four zero-extensions
- *    (the kernel is compute-bound once the weights are in cache);
+ *    sequentially (see spike4.c for why);
  *  - a batch (prefill): 8 rows x 32 outputs per register tile, the weights converted once per
  *    input for the 8 rows (broadcast FMAs).
  * Other CPUs: plain C loops (compiler-vectorised).
@@ -135,32 +133,7 @@ static ALWAYS_INLINE void sweep(const int K, const uint8_t *base, long cb, const
     xv[t] = _mm512_set1_ps(x[i + t * stride]);
   }
   const long pfd = (long)ahead * cb;
-  int p0 = 0; /* pieces done in whole blocks */
-#if defined(__AVX512VBMI__)
-  const __m512 lut = _mm512_set_ps(-1, -2, -3, -4, -5, -6, -7, -8, 7, 6, 5, 4, 3, 2, 1, 0);
-  /* byte 4L + s <- byte 16s + L of a block: dword L then holds byte L of each of its four 16-byte pieces,
-     so one vpermb replaces four zero-extensions */
-  const __m512i spread = _mm512_set_epi8(63, 47, 31, 15, 62, 46, 30, 14, 61, 45, 29, 13, 60, 44, 28, 12, 59, 43, 27, 11, 58,
-                                         42, 26, 10, 57, 41, 25, 9, 56, 40, 24, 8, 55, 39, 23, 7, 54, 38, 22, 6, 53, 37, 21, 5,
-                                         52, 36, 20, 4, 51, 35, 19, 3, 50, 34, 18, 2, 49, 33, 17, 1, 48, 32, 16, 0);
-  const int nblk = m / 128; /* whole blocks: 128 outputs, 64 bytes of each column */
-  for (int q = 0; q < nblk; q++) {
-    if (ahead > 0)
-      for (int t = 0; t < K; t++) _mm_prefetch((const char *)(col[t] + pfd + 64 * q), _MM_HINT_T1);
-    __m512 a[8]; /* even and odd outputs of the block's four 32-output pieces, as acc keeps them */
-    for (int j = 0; j < 8; j++) a[j] = acc[8 * q + j];
-    for (int t = 0; t < K; t++) {
-      const __m512i v = _mm512_permutexvar_epi8(spread, _mm512_loadu_si512((const void *)(col[t] + 64 * q)));
-      for (int j = 0; j < 8; j++) {
-        const __m512i ix = j == 0 ? v : _mm512_srli_epi32(v, 4 * j); /* vpermps reads the low 4 bits */
-        a[j] = _mm512_fmadd_ps(_mm512_permutexvar_ps(ix, lut), xv[t], a[j]);
-      }
-    }
-    for (int j = 0; j < 8; j++) acc[8 * q + j] = a[j];
-  }
-  p0 = 4 * nblk;
-#endif
-  for (int p = p0; p < np; p++) { /* 32 outputs at a time */
+  for (int p = 0; p < np; p++) {
     if (ahead > 0 && (p & 3) == 0)
       for (int t = 0; t < K; t++) _mm_prefetch((const char *)(col[t] + pfd + 16 * p), _MM_HINT_T1);
     __m512 e = acc[2 * p], o = acc[2 * p + 1];
