@@ -22,7 +22,6 @@
  * sums to at most 2 * 15 * 127). Other CPUs: plain C loops in float (compiler-vectorised).
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -238,7 +237,8 @@ int k_matmul_w4a16_blocks(const w4b_weights *w, const float *x, float *y, int ro
     const int nb8 = (n + B_IN - 1) / B_IN, nG = (n + w->G - 1) / w->G;
     J.X.plen = (long)nb8 * B_IN;
     const size_t pbytes = (size_t)rows * 3 * J.X.plen, fbytes = sizeof(float) * (size_t)rows * nG;
-    char *buf = (char *)malloc(pbytes + fbytes + sizeof(int32_t) * 3 * (size_t)rows * nG + 64);
+    /* the calling thread's pool scratch (kept across calls; wb_chunk uses none of its own) */
+    char *buf = (char *)pool_scratch(pbytes + fbytes + sizeof(int32_t) * 3 * (size_t)rows * nG + 64);
     if (!buf) return -1;
     J.X.parts = (int8_t *)buf;
     J.X.f = (float *)(buf + (pbytes + 63) / 64 * 64);
@@ -249,7 +249,6 @@ int k_matmul_w4a16_blocks(const w4b_weights *w, const float *x, float *y, int ro
                 J.X.corr + 3L * r * nG);
     }
     pool_run(wb_chunk, &J, (nbo + per - 1) / per, nt);
-    free(buf);
     return 0;
   }
 #endif

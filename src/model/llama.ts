@@ -151,7 +151,7 @@ export class LlamaModel {
 
     const outRows = allLogits ? rows : 1;
     const from = (rows - outRows) * d;
-    rmsNorm(ws.x.subarray(from), this.parts.norm, ws.xn, outRows, d, c.rms_norm_eps);
+    kernels().rmsNorm(ws.x.subarray(from), this.parts.norm, ws.xn, outRows, d, c.rms_norm_eps);
     this.parts.lm_head.forward(ws.xn, ws.logits, outRows);
     return ws.logits.subarray(0, outRows * c.vocab_size);
   }
@@ -196,10 +196,10 @@ export class DecoderRunner {
   /** The layer body: ws.x (rows at positions start..) through `layer`, its keys and values into K and V. */
   layer(layer: DecoderLayer, rows: number, start: number, K: Float32Array, V: Float32Array, attOps: OpCounts | null): void {
     const c = this.config, ws = this.ws, d = c.hidden_size;
-    rmsNorm(ws.x, layer.input_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+    kernels().rmsNorm(ws.x, layer.input_layernorm, ws.xn, rows, d, c.rms_norm_eps);
     this.attention(layer, rows, start, K, V, attOps);
     addInPlace(ws.x, ws.proj, rows * d);
-    rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
+    kernels().rmsNorm(ws.x, layer.post_attention_layernorm, ws.xn, rows, d, c.rms_norm_eps);
     layer.gate_proj.forward(ws.xn, ws.gate, rows);
     layer.up_proj.forward(ws.xn, ws.up, rows);
     kernels().siluMul(ws.gate, ws.up, rows * c.intermediate_size);
@@ -227,11 +227,6 @@ export class DecoderRunner {
     (layer.attention ?? floatAttention).run(ws.q, ws.att, rows, start, K, V, ws.scores, shape, attOps);
     layer.o_proj.forward(ws.att, ws.proj, rows);
   }
-}
-
-/** y[r] = x[r] / rms(x[r]) * weight, per row (the normalisation in float64, stored as float32): the rmsNorm kernel. */
-export function rmsNorm(x: Float32Array, weight: Float32Array, y: Float32Array, rows: number, d: number, eps: number): void {
-  kernels().rmsNorm(x, weight, y, rows, d, eps);
 }
 
 function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
