@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,26 +51,48 @@ static long now_ns(void) {
 }
 
 /*
- * How long idle workers spin: SPIN_NS only while the machine has cores to spare beyond this pool's
- * threads and the thread that calls the kernels (at least two more cores than threads, 1-minute
- * load average below cores - threads), else 0. A spinning worker otherwise takes CPU time from the
- * thread that would give it work (the JavaScript between kernel calls) and from every other
- * process: on a 2-core machine, decoding (sdllm-small, 110M) was 1.2-1.6x faster without
- * spinning, at load averages from 1.4 to 5. Rechecked at most once a second.
+ * Whether an idle worker may spin now. A spinning worker takes a CPU: that costs nothing while
+ * every runnable thread has one, and slows everything down when a thread (the JavaScript that
+ * calls the kernels, V8's helpers, another process) waits for a CPU. Linux reports the threads
+ * runnable at this instant, machine-wide, in /proc/loadavg ("0.52 0.80 0.97 2/78 1165": 2, the
+ * asking worker and the caller included), so a worker spins only while that is at most the
+ * number of CPUs, and asks again every SPIN_CHECK_NS. A worker that spins meets the next kernel
+ * call of a layer without a wake-up, which on this 2-core VM takes 26-43 µs
+ * (bench/native/pool_wake.c) and left the second core idle at the start of every call: the 1.1B
+ * spike kernel went from 25.5 to 21.9-23.6 ms per token. Where /proc/loadavg cannot be read, a
+ * worker spins only with two cores to spare beyond the pool and a 1-minute load average below
+ * cores - threads: without the instantaneous count, a busy machine cannot be told from a quiet
+ * one, and beside other work spinning decoded 1.2-1.6x slower on 2 cores.
  */
-static _Atomic long spin_budget = 0;
-static _Atomic long spin_checked = -2000000000L;
+#define SPIN_CHECK_NS 50000L
+static atomic_int loadavg_fd = -2; /* -2: not opened yet, -1: unavailable */
 
-static long spin_ns(long now) {
-  if (now - atomic_load_explicit(&spin_checked, memory_order_relaxed) > 1000000000L) {
-    atomic_store_explicit(&spin_checked, now, memory_order_relaxed);
-    double load;
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (getloadavg(&load, 1) == 1 && cpus > 0)
-      atomic_store_explicit(&spin_budget, cpus >= nthreads_cfg + 2 && load < (double)(cpus - nthreads_cfg) ? SPIN_NS : 0,
-                            memory_order_relaxed);
+static int spin_allowed(void) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus <= 0) return 0;
+  int fd = atomic_load_explicit(&loadavg_fd, memory_order_relaxed);
+  if (fd == -2) {
+    const int f = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    int expected = -2;
+    if (!atomic_compare_exchange_strong(&loadavg_fd, &expected, f) && f >= 0) close(f);
+    fd = atomic_load(&loadavg_fd);
   }
-  return atomic_load_explicit(&spin_budget, memory_order_relaxed);
+  if (fd >= 0) {
+    char buf[128];
+    const ssize_t len = pread(fd, buf, sizeof buf - 1, 0);
+    if (len > 0) {
+      buf[len] = 0;
+      /* the fourth field: "runnable/total" */
+      const char *p = buf;
+      for (int f = 0; f < 3 && p; f++) {
+        p = strchr(p, ' ');
+        if (p) p++;
+      }
+      if (p) return atol(p) <= cpus;
+    }
+  }
+  double load;
+  return cpus >= nthreads_cfg + 2 && getloadavg(&load, 1) == 1 && load < (double)(cpus - nthreads_cfg);
 }
 
 static void run_chunks(void) {
@@ -84,14 +108,19 @@ static void *worker_main(void *arg) {
   for (;;) {
     unsigned g = atomic_load_explicit(&gen, memory_order_acquire);
     if (g == seen) {
-      const long t0 = now_ns();
-      const long budget = spin_ns(t0);
-      int k = 0;
-      while (budget > 0 && (g = atomic_load_explicit(&gen, memory_order_acquire)) == seen && !atomic_load(&stop_flag)) {
+      long check = now_ns();
+      const long t0 = check;
+      int k = 0, spin = spin_allowed();
+      while (spin && (g = atomic_load_explicit(&gen, memory_order_acquire)) == seen && !atomic_load(&stop_flag)) {
         CPU_RELAX();
         if (++k == 64) {
           k = 0;
-          if (now_ns() - t0 > budget) break;
+          const long t = now_ns();
+          if (t - t0 > SPIN_NS) break;
+          if (t - check > SPIN_CHECK_NS) {
+            check = t;
+            spin = spin_allowed();
+          }
         }
       }
       if (g == seen && !atomic_load(&stop_flag)) {

@@ -5,11 +5,12 @@
  * calling thread and up to nt - 1 workers, and returns when all chunks are done. Chunks are
  * claimed from an atomic counter, so a worker that is descheduled (2 cores shared with the
  * rest of the machine) never holds the call up: the caller takes the remaining chunks itself
- * and waits only for chunks already being computed. Workers spin briefly after each job (the
- * back-to-back kernel calls of a layer then start without a sleep/wake round trip), then block
- * on a condition variable; they spin only while the machine has cores to spare beyond the pool
- * (see spin_ns in pool.c: on a busy or 2-core machine a spinning worker slows the caller down). If the pool is busy (kernels called from two JS threads at once),
- * the second call runs its chunks single-threaded: correct, never blocking.
+ * and waits only for chunks already being computed. Workers spin for up to 200 µs after each job
+ * (the back-to-back kernel calls of a layer then start without a sleep/wake round trip), then
+ * block on a condition variable; they spin only while no thread on the machine waits for a CPU
+ * (see spin_allowed in pool.c: a spinning worker would otherwise slow the caller and everyone
+ * else). If the pool is busy (kernels called from two JS threads at once), the second call runs
+ * its chunks single-threaded: correct, never blocking.
  */
 #ifndef SDLLM_POOL_H
 #define SDLLM_POOL_H
