@@ -26,9 +26,11 @@
  *
  * Scheduling. Batches (and small layers): outputs are cut into chunks of up to two 128-row units
  * (accumulators in registers) that threads claim dynamically, RB rows per (chunk, group) so a
- * group's weight block is reused from cache. One row of a layer of more than 512 KB (decoding:
- * a model's layers are read from memory one after the other, none stays cached) is split by
- * groups instead: a thread takes a whole group and sweeps each quad over all
+ * group's weight block is reused from cache. One row of a layer of more than 128 KB (decoding:
+ * a model's layers are read from memory one after the other, none stays cached; from 512 KB
+ * down to 128 KB since the pool's workers spin between calls, which took 1.1B's 256 x 2048 k/v
+ * projections from 37-42 to 30-32 µs and sdllm-small's decode from 374-412 to 485-539 tok/s)
+ * is split by groups instead: a thread takes a whole group and sweeps each quad over all
  * m rows, so every column is read front to back, and the weights stream from memory in long
  * sequential runs. (Short runs at a column stride -- what splitting by outputs does -- were
  * measured 3-4x slower here: 512-byte runs 3.3 GB/s vs 19 GB/s sequential; and columns 2^k bytes
@@ -53,7 +55,7 @@
 #define CHUNK (SUB_UNITS * UNIT)      /* 256 rows */
 #define RB 8                          /* rows per block in batches */
 #define PF_AHEAD 2                    /* quads of prefetch distance in register passes */
-#define STREAM_MIN_BYTES (1L << 19)   /* one row over more packed bytes than this: split by groups */
+#define STREAM_MIN_BYTES (1L << 17)   /* one row over more packed bytes than this: split by groups */
 #define SMALL_MAX 127                 /* |count| of an int8 quad entry */
 
 typedef struct {

@@ -713,7 +713,7 @@ describe('kernel conformance', () => {
       const scales = scalesFor(4, 97);
       const x = randomFloats(4 * 1408, 96);
       const Wf = randomFloats(512 * 1408, 95, 0.1);
-      // one row of a layer over 512 KB packed: the kernels split it by input groups
+      // one row of a layer over 128 KB packed: the kernels split it by input groups
       const big = packed4Of(randomIntWeights(1100, 1100, 128, 94));
       const cBig = randomCounts(1100, 0.85, 93), xBig = randomFloats(1100, 92);
       const outs: Float32Array[][] = [];
