@@ -1,10 +1,11 @@
 #define _GNU_SOURCE
 #include "pool.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +57,9 @@ static long now_ns(void) {
  * calls the kernels, V8's helpers, another process) waits for a CPU. Linux reports the threads
  * runnable at this instant, machine-wide, in /proc/loadavg ("0.52 0.80 0.97 2/78 1165": 2, the
  * asking worker and the caller included), so a worker spins only while that is at most the
- * number of CPUs, and asks again every SPIN_CHECK_NS. A worker that spins meets the next kernel
+ * number of CPUs the process may use (its affinity mask: a process confined to fewer CPUs than
+ * the machine has then spins only while the whole machine is that quiet), and asks again every
+ * SPIN_CHECK_NS. A worker that spins meets the next kernel
  * call of a layer without a wake-up, which on this 2-core VM takes 26-43 µs
  * (bench/native/pool_wake.c) and left the second core idle at the start of every call: the 1.1B
  * spike kernel went from 25.5 to 21.9-23.6 ms per token. Where /proc/loadavg cannot be read, a
@@ -67,8 +70,19 @@ static long now_ns(void) {
 #define SPIN_CHECK_NS 50000L
 static atomic_int loadavg_fd = -2; /* -2: not opened yet, -1: unavailable */
 
+/* CPUs this process may run on (its affinity mask; online CPUs where that is unknown). */
+static long usable_cpus(void) {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static int spin_allowed(void) {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  static atomic_long cpus_cached = 0;
+  long cpus = atomic_load_explicit(&cpus_cached, memory_order_relaxed);
+  if (cpus == 0) atomic_store_explicit(&cpus_cached, cpus = usable_cpus(), memory_order_relaxed);
   if (cpus <= 0) return 0;
   int fd = atomic_load_explicit(&loadavg_fd, memory_order_relaxed);
   if (fd == -2) {
