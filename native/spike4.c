@@ -510,12 +510,6 @@ static void split_group(void *ctx, int g) {
   } else
     memset(out, 0, sizeof(int32_t) * w->m);
   if (b0 < b1) big_acc(w->packed, cb, w->m, L->bidx + b0, L->bcnt + b0, b1 - b0, out);
-  /* The flush reads dwT in runs of CHUNK floats at a stride of m floats, too short for the
-     hardware prefetchers; read row g as one sequential run now, into L2. (bench of the split
-     path, 2048 x 5632, 2 threads, cold, alternated 3 times: flush 81-126 -> 45-48 µs of thread
-     time, call 280-387 -> 244-257 µs; the other 1.1B shapes within the noise.) */
-  const char *dw = (const char *)(w->dwT + (long)g * w->m);
-  for (long b = 0; b < (long)sizeof(float) * w->m; b += 64) __builtin_prefetch(dw + b, 0, 2);
 }
 
 static void split_flush(void *ctx, int k) {
