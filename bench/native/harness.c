@@ -7,7 +7,9 @@
  *   cc -O3 -march=native -ffp-contract=off -fwrapv -pthread -Inative bench/native/harness.c \
  *      native/pool.c native/spike.c native/spike4.c native/int_matmul.c native/int4_matmul.c \
  *      native/w4a16_blocks.c native/matmul_f32.c native/bandwidth.c -lm -o harness
- *   ./harness [threads] [cold MB]          (e.g. taskset -c 0,1 ./harness 2 1024)
+ *   ./harness [threads] [cold MB] [shapes]   (e.g. taskset -c 0,1 ./harness 2 1024 1.1B)
+ *
+ * `shapes`: only the shapes whose model name contains it (TinyLlama-1.1B, LLaMA-2-7B).
  *
  * Prints, per shape (LLaMA-2-7B and TinyLlama-1.1B linears): ms per call (median of 15) and GB/s
  * of weights read for the packed spike kernel at 0.2, 0.85 (about sdllm's real density) and 1
@@ -68,7 +70,8 @@ typedef struct {
   int8_t **row8;       /* int8 row-major per copy */
   float **wf;          /* float per copy (fewer copies) */
   int fcopies;
-  float *dwT, *dw;
+  float **sc;         /* per copy: the group scales (spike4 reads them as dwT, the dense kernels as dw) */
+  float **bsc;        /* per copy: w4a16's block-major scales */
   int32_t *c;
   float *x, *y;
   double scale;
@@ -80,11 +83,11 @@ static void f_spike(int k, void *p) {
 }
 static void f_int4(int k, void *p) {
   layer *L = p;
-  k_int_matmul4(L->rowp[k], L->dw, L->c, 1, L->m, L->n, L->G, &L->scale, L->y);
+  k_int_matmul4(L->rowp[k], L->sc[k], L->c, 1, L->m, L->n, L->G, &L->scale, L->y);
 }
 static void f_int8(int k, void *p) {
   layer *L = p;
-  k_int_matmul(L->row8[k], L->dw, L->c, 1, L->m, L->n, L->G, &L->scale, L->y);
+  k_int_matmul(L->row8[k], L->sc[k], L->c, 1, L->m, L->n, L->G, &L->scale, L->y);
 }
 static void f_w4a16(int k, void *p) {
   layer *L = p;
@@ -102,6 +105,7 @@ static void set_density(layer *L, double d) {
 int main(int argc, char **argv) {
   const int threads = argc > 1 ? atoi(argv[1]) : 2;
   const double coldMB = argc > 2 ? atof(argv[2]) : 1024;
+  const char *only = argc > 3 ? argv[3] : NULL;
   pool_set_threads(threads);
   double bw[7];
   k_stream_bandwidth(1L << 30, 7, bw);
@@ -114,6 +118,7 @@ int main(int argc, char **argv) {
       {"LLaMA-2-7B", 4096, 4096},     {"LLaMA-2-7B", 11008, 4096},    {"LLaMA-2-7B", 4096, 11008},
   };
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    if (only && !strstr(shapes[s].model, only)) continue;
     layer L = {0};
     L.m = shapes[s].m;
     L.n = shapes[s].n;
@@ -124,20 +129,23 @@ int main(int argc, char **argv) {
     L.w4 = calloc(copies, sizeof *L.w4);
     L.wb = calloc(copies, sizeof *L.wb);
     const long bytesB = (long)((L.m + 31) / 32) * ((L.n + 7) / 8) * 128;
-    float *bscales = malloc(sizeof(float) * ((L.m + 31) / 32) * L.nG * 32);
-    for (long k = 0; k < (long)((L.m + 31) / 32) * L.nG * 32; k++) bscales[k] = 0.01f + (rnd() % 100) * 1e-4f;
     L.rowp = calloc(copies, sizeof *L.rowp);
     L.row8 = calloc(copies, sizeof *L.row8);
-    L.dwT = malloc(sizeof(float) * L.nG * L.m);
-    L.dw = malloc(sizeof(float) * L.nG * L.m);
-    for (long k = 0; k < (long)L.nG * L.m; k++) L.dwT[k] = L.dw[k] = 0.01f + (rnd() % 100) * 1e-4f;
+    /* every copy has its own scales, as every layer of a model has: they are read cold too */
+    L.sc = calloc(copies, sizeof *L.sc);
+    L.bsc = calloc(copies, sizeof *L.bsc);
+    const long nsc = (long)L.nG * L.m, nbsc = (long)((L.m + 31) / 32) * L.nG * 32;
     for (int c = 0; c < copies; c++) {
       uint8_t *p = malloc(bytes4);
       for (long k = 0; k < bytes4; k++) p[k] = (uint8_t)rnd();
-      L.w4[c] = (spike4_weights){p, L.dwT, L.m, L.n, L.G};
+      L.sc[c] = malloc(sizeof(float) * nsc);
+      for (long k = 0; k < nsc; k++) L.sc[c][k] = 0.01f + (rnd() % 100) * 1e-4f;
+      L.bsc[c] = malloc(sizeof(float) * nbsc);
+      for (long k = 0; k < nbsc; k++) L.bsc[c][k] = 0.01f + (rnd() % 100) * 1e-4f;
+      L.w4[c] = (spike4_weights){p, L.sc[c], L.m, L.n, L.G};
       uint8_t *b = malloc(bytesB);
       for (long k = 0; k < bytesB; k++) b[k] = (uint8_t)rnd();
-      L.wb[c] = (w4b_weights){b, bscales, L.m, L.n, L.G};
+      L.wb[c] = (w4b_weights){b, L.bsc[c], L.m, L.n, L.G};
       const long rb = (L.n + 1) / 2;
       L.rowp[c] = malloc(rb * L.m);
       memcpy(L.rowp[c], p, rb * L.m < bytes4 ? rb * L.m : bytes4);
@@ -180,10 +188,12 @@ int main(int argc, char **argv) {
       free((void *)L.w4[c].packed);
       free((void *)L.wb[c].blocks);
       free(L.rowp[c]);
+      free(L.sc[c]);
+      free(L.bsc[c]);
     }
     for (int c = 0; c < c8; c++) free(L.row8[c]);
     for (int c = 0; c < L.fcopies; c++) free(L.wf[c]);
-    free(bscales), free(L.wb), free(L.w4), free(L.rowp), free(L.row8), free(L.wf), free(L.dwT), free(L.dw), free(L.c), free(L.x), free(L.y);
+    free(L.sc), free(L.bsc), free(L.wb), free(L.w4), free(L.rowp), free(L.row8), free(L.wf), free(L.c), free(L.x), free(L.y);
   }
   pool_shutdown();
   return 0;
