@@ -17,9 +17,11 @@
  * lm-eval scoring run; `--prefill-big` tokens for 1.1B and 7B). `sdllm` runs with γ fixed
  * (`--gamma`, no calibration), execution `counts`. `--lm-head spiking` gives every quantized method
  * a 4-bit lm_head (spike-coded, or w4a16's float-activation kernel) instead of the float one
- * (the methods' default). The memory bandwidth is measured before every model, in the conditions
- * its runs meet (median of 5 multi-threaded read passes over 512 MB, the native streamBandwidth
- * kernel), and each method's achieved GB/s is given as a fraction of it. Finally the `ts`
+ * (the methods' default). The memory bandwidth is measured right before and right after each
+ * method's decode runs, in the conditions they meet (the median of 2 x 5 multi-threaded read
+ * passes over 512 MB, the native streamBandwidth kernel: this host's bandwidth moves within
+ * seconds, and one probe alone sometimes caught a burst the decode never saw), and each method's
+ * achieved GB/s is given as a fraction of it. Finally the `ts`
  * backend decodes sdllm-small with `sdllm` for the native-vs-ts speedup (`--no-ts` skips it).
  *
  * The machine's load average is printed with every model: other work on a shared machine slows
@@ -205,13 +207,14 @@ function main(): void {
   process.stdout.write(`kernels:   ${backendName()}${native ? ` (${cpuFeatures()}), ${getThreads()} threads` : ` (native unavailable: ${nativeLoadError()})`}\n`);
   process.stdout.write(`load:      ${load()} (1/5/15-minute averages at the start)\n`);
   const streams: number[][] = [];
-  const measureStream = (): number => {
-    const bw = native ? streamBandwidth(512 * 2 ** 20, 5) : null;
-    streams.push(bw ?? []);
-    return bw ? median(bw) : jsStream();
+  /** Passes of the read-bandwidth probe (GB/s each), recorded for the JSON. */
+  const streamPasses = (): number[] => {
+    const bw = (native ? streamBandwidth(512 * 2 ** 20, 5) : null) ?? [jsStream()];
+    streams.push(bw);
+    return bw;
   };
-  const stream0 = measureStream();
-  process.stdout.write(`memory:    ${stream0.toFixed(1)} GB/s read bandwidth now (median of 5 passes over 512 MB, ${native ? `${getThreads()} threads: ${streams[0].map((x) => x.toFixed(1)).join(' ')}` : 'JS, 1 thread'}); measured again before each model\n`);
+  const stream0 = median(streamPasses());
+  process.stdout.write(`memory:    ${stream0.toFixed(1)} GB/s read bandwidth now (median of 5 passes over 512 MB, ${native ? `${getThreads()} threads: ${streams[0].map((x) => x.toFixed(1)).join(' ')}` : 'JS, 1 thread'}); measured again around each method's decode runs\n`);
   process.stdout.write(`decode:    8-token prompt, then ${args.steps} greedy steps (7B: ${args.steps7b}), median of ${args.runs} runs; prefill ${args.prefill} tokens (1.1B/7B: ${args.prefillBig}) with all logits; lm_head ${args.lmHead}\n\n`);
 
   const rows: Row[] = [];
@@ -234,8 +237,7 @@ function main(): void {
       config = syntheticConfig(key as SyntheticShape);
       modelName = `synthetic ${key}`;
     }
-    const stream = measureStream();
-    process.stderr.write(`${modelName} (${(parameterCount(config) / 1e6).toFixed(0)} M parameters), load ${load()}, read bandwidth ${stream.toFixed(1)} GB/s\n`);
+    process.stderr.write(`${modelName} (${(parameterCount(config) / 1e6).toFixed(0)} M parameters), load ${load()}\n`);
     let shared4: PreparedModel | null = null; // synthetic 4-bit weights, shared by the 4-bit methods
     for (const name of args.methods) {
       const method = methodFor(name, args.gamma, args.lmHead);
@@ -262,7 +264,9 @@ function main(): void {
       const model = assembleModel(prepared);
       const prompt = key === 'small' ? model.tokenizer.encode('Once upon a time, there was a').slice(0, 8) : [1, 3, 4, 5, 6, 7, 8, 9];
       process.stderr.write(`  ${name}: ready in ${((performance.now() - t0) / 1000).toFixed(1)} s, decoding...\n`);
+      const before = streamPasses();
       const rates = timeDecode(model, prompt, steps, runs);
+      const stream = median([...before, ...streamPasses()]);
       const bytes = bytesPerToken(model, prompt);
       const tok = median(rates);
       const pre = prefill > 0 ? timePrefill(model, prefill, 1) : null;
@@ -284,7 +288,7 @@ function main(): void {
         resident_weight_bytes: preparedBytes(prepared),
         load_avg: load(),
       });
-      process.stderr.write(`  ${name}: ${tok.toFixed(2)} tok/s decode, ${pre === null ? '-' : pre.toFixed(1)} tok/s prefill, ${(bytes / 1e6).toFixed(1)} MB/token (load ${load()})\n`);
+      process.stderr.write(`  ${name}: ${tok.toFixed(2)} tok/s decode, ${pre === null ? '-' : pre.toFixed(1)} tok/s prefill, ${(bytes / 1e6).toFixed(1)} MB/token, read bandwidth ${stream.toFixed(1)} GB/s (load ${load()})\n`);
       gc();
     }
     shared4 = null;
