@@ -21,8 +21,8 @@
  * method's decode runs, in the conditions they meet (the median of 2 x 5 multi-threaded read
  * passes over 512 MB, the native streamBandwidth kernel: this host's bandwidth moves within
  * seconds, and one probe alone sometimes caught a burst the decode never saw), and each method's
- * achieved GB/s is given as a fraction of it. Finally the `ts`
- * backend decodes sdllm-small with `sdllm` for the native-vs-ts speedup (`--no-ts` skips it).
+ * achieved GB/s is given as a fraction of it. Finally the `ts` backend decodes sdllm-small with
+ * `sdllm` for the native-vs-ts speedup (`--no-ts` skips it).
  *
  * The machine's load average is printed with every model: other work on a shared machine slows
  * everything down, compute-bound kernels most. fp is skipped for 7B (28 GB of float weights), and

@@ -59,51 +59,43 @@ static long now_ns(void) {
  * asking worker and the caller included), so a worker spins only while that is at most the
  * number of CPUs the process may use (its affinity mask: a process confined to fewer CPUs than
  * the machine has then spins only while the whole machine is that quiet), and asks again every
- * SPIN_CHECK_NS. A worker that spins meets the next kernel
- * call of a layer without a wake-up, which on this 2-core VM takes 26-43 µs
- * (bench/native/pool_wake.c) and left the second core idle at the start of every call: the 1.1B
- * spike kernel went from 25.5 to 21.9-23.6 ms per token. Where /proc/loadavg cannot be read, a
- * worker spins only with two cores to spare beyond the pool and a 1-minute load average below
- * cores - threads: without the instantaneous count, a busy machine cannot be told from a quiet
- * one, and beside other work spinning decoded 1.2-1.6x slower on 2 cores.
+ * SPIN_CHECK_NS. A worker that spins meets the next kernel call of a layer without a wake-up,
+ * which on this 2-core VM takes 26-60 µs (bench/native/pool_wake.c) and left the second core
+ * idle at the start of every call: the 1.1B spike kernel went from 25.5 to 21.9-23.6 ms per
+ * token. Where /proc/loadavg cannot be read, a worker spins only with two cores to spare beyond
+ * the pool and a 1-minute load average below cores - threads: without the instantaneous count, a
+ * busy machine cannot be told from a quiet one, and beside other work spinning decoded 1.2-1.6x
+ * slower on 2 cores.
  */
 #define SPIN_CHECK_NS 50000L
-static atomic_int loadavg_fd = -2; /* -2: not opened yet, -1: unavailable */
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
+static int loadavg_fd = -1;   /* /proc/loadavg, or -1 */
+static long usable_cpus = 0;  /* CPUs of the process's affinity mask (online CPUs where unknown) */
 
-/* CPUs this process may run on (its affinity mask; online CPUs where that is unknown). */
-static long usable_cpus(void) {
+static void spin_init(void) {
+  loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 #if defined(__linux__)
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) usable_cpus = CPU_COUNT(&set);
 #endif
-  return sysconf(_SC_NPROCESSORS_ONLN);
+  if (usable_cpus <= 0) usable_cpus = sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 static int spin_allowed(void) {
-  static atomic_long cpus_cached = 0;
-  long cpus = atomic_load_explicit(&cpus_cached, memory_order_relaxed);
-  if (cpus == 0) atomic_store_explicit(&cpus_cached, cpus = usable_cpus(), memory_order_relaxed);
+  pthread_once(&spin_once, spin_init);
+  const long cpus = usable_cpus;
   if (cpus <= 0) return 0;
-  int fd = atomic_load_explicit(&loadavg_fd, memory_order_relaxed);
-  if (fd == -2) {
-    const int f = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-    int expected = -2;
-    if (!atomic_compare_exchange_strong(&loadavg_fd, &expected, f) && f >= 0) close(f);
-    fd = atomic_load(&loadavg_fd);
-  }
-  if (fd >= 0) {
-    char buf[128];
-    const ssize_t len = pread(fd, buf, sizeof buf - 1, 0);
-    if (len > 0) {
-      buf[len] = 0;
-      /* the fourth field: "runnable/total" */
-      const char *p = buf;
-      for (int f = 0; f < 3 && p; f++) {
-        p = strchr(p, ' ');
-        if (p) p++;
-      }
-      if (p) return atol(p) <= cpus;
+  char buf[128];
+  const ssize_t len = loadavg_fd >= 0 ? pread(loadavg_fd, buf, sizeof buf - 1, 0) : -1;
+  if (len > 0) {
+    buf[len] = 0;
+    /* the fourth field: "runnable/total" */
+    const char *p = buf;
+    for (int f = 0; f < 3 && p; f++) {
+      p = strchr(p, ' ');
+      if (p) p++;
     }
+    if (p) return atol(p) <= cpus;
   }
   double load;
   return cpus >= nthreads_cfg + 2 && getloadavg(&load, 1) == 1 && load < (double)(cpus - nthreads_cfg);
