@@ -56,7 +56,7 @@ function load(): NativeAddon | null {
     const req = createRequire(import.meta.url);
     const mod = req(NATIVE_ADDON_PATH) as Partial<NativeAddon>;
     for (const k of [
-      'matmulF32', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
+      'matmulF32', 'matmulBF16', 'spikeLinearCounts', 'spikeLinearEvents', 'spikeLinearCountsRows', 'intMatmul', 'attentionF32', 'spikingAttentionCore',
       'spikeLinearCountsRows4', 'spikeLinearEvents4', 'matmulW4A16', 'matmulW4A16Blocks', 'packW4A16Blocks', 'intMatmul4', 'spikeEncode', 'blockHadamard', 'siluMul', 'rmsNorm', 'expArray', 'setThreads', 'getThreads', 'cpuFeatures', 'streamBandwidth', 'mapFile',
     ] as const) {
       if (typeof mod[k] !== 'function') throw new Error(`missing export ${k} (stale build? run \`npm run build:native\`)`);
@@ -82,6 +82,7 @@ export function loadNativeKernels(): KernelSet | null {
   if (!a) return null;
   return {
     matmulF32: a.matmulF32,
+    matmulBF16: a.matmulBF16,
     spikeLinearCounts: a.spikeLinearCounts,
     spikeLinearEvents: a.spikeLinearEvents,
     spikeLinearCountsRows: a.spikeLinearCountsRows,

@@ -7,6 +7,7 @@
  * (the N-API addon built from native/ at install), which src/kernels/node.ts registers in Node.
  */
 import { matmulF32 } from './ts/matmul.js';
+import { matmulBF16 } from './ts/matmul-bf16.js';
 import { spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows } from './ts/spike-linear.js';
 import { intMatmul } from './ts/int-matmul.js';
 import { attentionF32 } from './ts/attention.js';
@@ -24,6 +25,8 @@ export type { W4A16Weights } from './ts/w4a16-blocks.js';
 
 export interface KernelSet {
   matmulF32: typeof matmulF32;
+  /** Dense float matmul on bfloat16 weights as a checkpoint stores them (the float lm_head of 16-bit checkpoints). */
+  matmulBF16: typeof matmulBF16;
   spikeLinearCounts: typeof spikeLinearCounts;
   spikeLinearEvents: typeof spikeLinearEvents;
   spikeLinearCountsRows: typeof spikeLinearCountsRows;
@@ -57,7 +60,7 @@ const backends = new Map<BackendName, KernelSet>([
   [
     'ts',
     {
-      matmulF32, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
+      matmulF32, matmulBF16, spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows, intMatmul, attentionF32, spikingAttentionCore,
       spikeLinearCountsRows4, spikeLinearEvents4, matmulW4A16, matmulW4A16Blocks, packW4A16Blocks, intMatmul4, spikeEncode, blockHadamard, siluMul, rmsNorm,
     },
   ],
