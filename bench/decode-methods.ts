@@ -6,7 +6,8 @@
  *
  *   npm run bench:methods -- [--models small,110m,1.1b,7b] [--methods fp,w4a16,w4a4,sdllm,spike-binary]
  *                            [--steps 32] [--steps-7b 4] [--runs 3] [--prefill 512] [--prefill-big 128]
- *                            [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--no-ts] [--ts-steps 8]
+ *                            [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--head-dtype auto|f32|bf16]
+ *                            [--no-ts] [--ts-steps 8]
  *                            [--json out.json]
  *
  * Per model and method: an 8-token prompt is run, then `--steps` greedy decode steps are timed
@@ -17,7 +18,9 @@
  * lm-eval scoring run; `--prefill-big` tokens for 1.1B and 7B). `sdllm` runs with γ fixed
  * (`--gamma`, no calibration), execution `counts`. `--lm-head spiking` gives every quantized method
  * a 4-bit lm_head (spike-coded, or w4a16's float-activation kernel) instead of the float one
- * (the methods' default). The memory bandwidth is measured right before and right after each
+ * (the methods' default). A float lm_head is held as each shape's real checkpoint gives it
+ * (`--head-dtype auto`, SYNTHETIC_HEAD_DTYPE: bf16 words for 1.1B, float32 for 110M and 7B;
+ * sdllm-small's own bf16 head); `f32` or `bf16` force one storage for the synthetic shapes. The memory bandwidth is measured right before and right after each
  * method's decode runs, in the conditions they meet (the median of 2 x 5 multi-threaded read
  * passes over 512 MB, the native streamBandwidth kernel: this host's bandwidth moves within
  * seconds, and one probe alone sometimes caught a burst the decode never saw), and each method's
@@ -37,7 +40,8 @@ import { parameterCount, type ModelConfig } from '../src/model/config.js';
 import type { LlamaModel } from '../src/model/llama.js';
 import { prepareModel, assembleModel, type PreparedModel } from '../src/sdllm/prepare.js';
 import { resolveMethod, describeMethod, type MethodConfig } from '../src/sdllm/method.js';
-import { syntheticConfig, syntheticModel, preparedBytes, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
+import { syntheticConfig, syntheticModel, preparedBytes, SYNTHETIC_HEAD_DTYPE, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
+import type { HeadDType } from '../src/formats/sdllm-file-core.js';
 import { enableOpCounting, disableOpCounting, opReport } from '../src/energy/count.js';
 import { SHARED, usageFor, intArg, median, printTable } from './common.js';
 
@@ -54,6 +58,7 @@ interface Args {
   threads: number | null;
   gamma: number;
   lmHead: 'float' | 'spiking';
+  headDType: 'auto' | HeadDType;
   ts: boolean;
   tsSteps: number;
   json?: string;
@@ -71,6 +76,7 @@ function parseArgs(argv: string[]): Args {
     threads: null,
     gamma: 0.99,
     lmHead: 'float',
+    headDType: 'auto',
     ts: true,
     tsSteps: 8,
   };
@@ -92,6 +98,11 @@ function parseArgs(argv: string[]): Args {
         a.lmHead = v;
         k++;
         break;
+      case '--head-dtype':
+        if (v !== 'auto' && v !== 'f32' && v !== 'bf16') usage(`--head-dtype expects auto, f32 or bf16, got ${JSON.stringify(v)}`);
+        a.headDType = v === 'auto' ? v : v === 'f32' ? 'F32' : 'BF16';
+        k++;
+        break;
       case '--no-ts': a.ts = false; break;
       case '--ts-steps': a.tsSteps = int(f, v, 1); k++; break;
       case '--json': a.json = v; k++; break;
@@ -105,7 +116,7 @@ function parseArgs(argv: string[]): Args {
 
 const usage: (problem?: string) => never = usageFor(
   'bench/decode-methods',
-  'usage: node dist/bench/decode-methods.js [--models small,110m,1.1b,7b] [--methods fp,w4a16,w4a4,sdllm,spike-binary] [--steps 32] [--steps-7b 4] [--runs 3] [--prefill 512] [--prefill-big 128] [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--no-ts] [--ts-steps 8] [--json FILE]',
+  'usage: node dist/bench/decode-methods.js [--models small,110m,1.1b,7b] [--methods fp,w4a16,w4a4,sdllm,spike-binary] [--steps 32] [--steps-7b 4] [--runs 3] [--prefill 512] [--prefill-big 128] [--threads N] [--gamma 0.99] [--lm-head float|spiking] [--head-dtype auto|f32|bf16] [--no-ts] [--ts-steps 8] [--json FILE]',
 );
 
 function load(): string {
@@ -215,7 +226,7 @@ function main(): void {
   };
   const stream0 = median(streamPasses());
   process.stdout.write(`memory:    ${stream0.toFixed(1)} GB/s read bandwidth now (median of 5 passes over 512 MB, ${native ? `${getThreads()} threads: ${streams[0].map((x) => x.toFixed(1)).join(' ')}` : 'JS, 1 thread'}); measured again around each method's decode runs\n`);
-  process.stdout.write(`decode:    8-token prompt, then ${args.steps} greedy steps (7B: ${args.steps7b}), median of ${args.runs} runs; prefill ${args.prefill} tokens (1.1B/7B: ${args.prefillBig}) with all logits; lm_head ${args.lmHead}\n\n`);
+  process.stdout.write(`decode:    8-token prompt, then ${args.steps} greedy steps (7B: ${args.steps7b}), median of ${args.runs} runs; prefill ${args.prefill} tokens (1.1B/7B: ${args.prefillBig}) with all logits; lm_head ${args.lmHead}${args.lmHead === 'float' ? ` (${args.headDType === 'auto' ? 'as each checkpoint stores it: bf16 for 1.1B and sdllm-small, float32 for 110M and 7B' : args.headDType})` : ''}\n\n`);
 
   const rows: Row[] = [];
   const skipped: string[] = [];
@@ -256,10 +267,11 @@ function main(): void {
           skipped.push(`${modelName} ${name}: needs about ${(need / 2 ** 30).toFixed(1)} GiB, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free`);
           continue;
         }
+        const synth = { headDType: args.headDType === 'auto' ? SYNTHETIC_HEAD_DTYPE[key as SyntheticShape] : args.headDType };
         if (method.weightBits === 4) {
-          shared4 ??= syntheticModel(config, method);
+          shared4 ??= syntheticModel(config, method, synth);
           prepared = { ...shared4, method };
-        } else prepared = syntheticModel(config, method);
+        } else prepared = syntheticModel(config, method, synth);
       }
       const model = assembleModel(prepared);
       const prompt = key === 'small' ? model.tokenizer.encode('Once upon a time, there was a').slice(0, 8) : [1, 3, 4, 5, 6, 7, 8, 9];

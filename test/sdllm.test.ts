@@ -18,6 +18,11 @@ import { dequantize } from '../src/quant/weights.js';
 import { threshold } from '../src/spike/threshold.js';
 import { spikeCounts } from '../src/spike/encode.js';
 import { writeSdllmFile } from '../src/formats/sdllm-file.js';
+import { readSafetensorsHeader } from '../src/formats/safetensors.js';
+import { readHeadBF16 } from '../src/model/weights.js';
+import { BF16Linear } from '../src/model/linear.js';
+import { UnrotatedHead } from '../src/quant/rotate.js';
+import { enableOpCounting, opReport } from '../src/energy/count.js';
 import { MODELS, maxAbs, maxAbsDiff, needsShared, readGolden, runCli } from './helpers.js';
 
 const SMALL = nodePath.join(MODELS, 'sdllm-small');
@@ -136,6 +141,45 @@ test('a converted file reloads to bit-identical logits (with calibrated γ recor
     assert.deepEqual(new Uint32Array(b.buffer), new Uint32Array(a.buffer));
     const gammas = spikeLinears(loaded.model.parts.layers.map((l) => l.down_proj)).map((l: SpikeLinear) => l.rule);
     assert.deepEqual(gammas, live.calibration.filter((c) => c.linears[0].endsWith('down_proj')).map((c) => ({ kind: 'quantile', gamma: c.gamma })));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bf16 checkpoint keeps its float lm_head as stored: the folded float32 head\'s logits at half the bytes, in memory and in a converted file', needsShared, () => {
+  const ck = openCheckpoint(SMALL);
+  const c = ck.config;
+  const raw = readHeadBF16(ck.tensors, c);
+  assert.ok(raw, 'sdllm-small stores its (tied) head as BF16');
+  const method = resolveMethod('sdllm', { calibrate: false });
+  const kept = prepareModel(c, ck.tokenizer, loadFloatWeights(ck), method);
+  assert.ok(kept.lm_head.weight instanceof Uint16Array);
+  assert.deepEqual(kept.lm_head.weight, raw, 'the head is the checkpoint\'s words, neither rotated nor scaled');
+  const widened = loadFloatWeights(ck);
+  widened.lm_head_bf16 = null; // the float32 path: norm and rotation folded into the head
+  const a = assembleModel(kept), b = assembleModel(prepareModel(c, ck.tokenizer, widened, method));
+  assert.ok(a.parts.lm_head instanceof UnrotatedHead && a.parts.lm_head.inner instanceof BF16Linear, 'Qᵀ and the norm weight run before the bf16 head');
+  assert.ok(a.parts.norm.every((v) => v === 1), 'the final norm\'s weight moved to the head');
+  const ids = readGolden('sdllm-small').prompts[1].input_ids;
+  const la = a.forward(ids, { allLogits: true }), lb = b.forward(ids, { allLogits: true });
+  const diff = maxAbsDiff(la, lb);
+  assert.ok(diff > 0 && diff <= 1e-5 * maxAbs(lb), `logits differ by ${diff} (max |logit| ${maxAbs(lb)})`);
+
+  enableOpCounting(a);
+  a.forward(ids.slice(0, 4));
+  const sites = opReport(a).sites;
+  const head = sites.find((s) => s.name === 'lm_head')!, rot = sites.find((s) => s.name === 'lm_head.inverse_rotation')!;
+  assert.equal(head.ops.weight_bytes, c.vocab_size * c.hidden_size * 2, 'one token reads the head at 2 bytes per weight');
+  assert.equal(rot.ops.fp_add, 9 * c.hidden_size, 'one fast Hadamard transform of 512 values: 512·log2(512) additions');
+
+  const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'sdllm-bf16-head-'));
+  try {
+    const file = nodePath.join(dir, 'small.sdllm');
+    writeSdllmFile(file, kept);
+    const h = readSafetensorsHeader(file);
+    assert.equal(h.tensors.get('lm_head.weight')!.dtype, 'BF16');
+    const loaded = loadMethodModel(file);
+    assert.deepEqual(new Uint32Array(loaded.model.forward(ids, { allLogits: true }).buffer), new Uint32Array(la.buffer));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

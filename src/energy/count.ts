@@ -5,8 +5,8 @@
  */
 import type { LlamaModel } from '../model/llama.js';
 import type { Linear } from '../model/linear.js';
-import { DenseLinear } from '../model/linear.js';
-import { OnlineRotatedLinear } from '../quant/rotate.js';
+import { BF16Linear, DenseLinear } from '../model/linear.js';
+import { OnlineRotatedLinear, UnrotatedHead } from '../quant/rotate.js';
 import { W4A16Linear } from '../quant/w4a16-linear.js';
 import { SpikeLinear } from '../spike/spike-linear.js';
 import { OpCounts } from './ops.js';
@@ -39,15 +39,23 @@ function linearSites(model: LlamaModel): { name: string; layer: number; linear: 
 
 function kindOf(l: Linear): SiteKind {
   if (l instanceof SpikeLinear) return l.coding.kind === 'int' ? 'dense-int' : 'spiking';
-  if (l instanceof DenseLinear || l instanceof W4A16Linear) return 'dense-float';
+  if (l instanceof DenseLinear || l instanceof BF16Linear || l instanceof W4A16Linear) return 'dense-float';
   return 'rotation';
+}
+
+/** A rotation run before the linear it wraps, and the name of its site (the linear's name plus this). */
+function rotationSite(l: Linear): { wrapper: OnlineRotatedLinear | UnrotatedHead; suffix: string } | null {
+  if (l instanceof OnlineRotatedLinear) return { wrapper: l, suffix: 'online_hadamard' };
+  if (l instanceof UnrotatedHead) return { wrapper: l, suffix: 'inverse_rotation' };
+  return null;
 }
 
 /** Starts counting from zero in every site. */
 export function enableOpCounting(model: LlamaModel): void {
   for (const { linear } of linearSites(model)) {
     linear.ops = new OpCounts();
-    if (linear instanceof OnlineRotatedLinear) linear.inner.ops = new OpCounts();
+    const rot = rotationSite(linear);
+    if (rot) rot.wrapper.inner.ops = new OpCounts();
   }
   model.ops = { attention: model.parts.layers.map(() => new OpCounts()), other: new OpCounts() };
 }
@@ -55,7 +63,8 @@ export function enableOpCounting(model: LlamaModel): void {
 export function disableOpCounting(model: LlamaModel): void {
   for (const { linear } of linearSites(model)) {
     linear.ops = null;
-    if (linear instanceof OnlineRotatedLinear) linear.inner.ops = null;
+    const rot = rotationSite(linear);
+    if (rot) rot.wrapper.inner.ops = null;
   }
   model.ops = null;
 }
@@ -64,9 +73,10 @@ export function opReport(model: LlamaModel): OpReport {
   if (!model.ops) throw new Error('opReport: counting is not enabled (call enableOpCounting first)');
   const sites: OpSite[] = [];
   for (const { name, layer, linear } of linearSites(model)) {
-    if (linear instanceof OnlineRotatedLinear) {
-      sites.push({ name: `${name}.online_hadamard`, kind: 'rotation', layer, ops: linear.ops! });
-      sites.push({ name, kind: kindOf(linear.inner), layer, ops: linear.inner.ops! });
+    const rot = rotationSite(linear);
+    if (rot) {
+      sites.push({ name: `${name}.${rot.suffix}`, kind: 'rotation', layer, ops: linear.ops! });
+      sites.push({ name, kind: kindOf(rot.wrapper.inner), layer, ops: rot.wrapper.inner.ops! });
     } else sites.push({ name, kind: kindOf(linear), layer, ops: linear.ops! });
   }
   model.ops.attention.forEach((ops, l) => sites.push({ name: `model.layers.${l}.self_attn.attention`, kind: 'attention', layer: l, ops }));

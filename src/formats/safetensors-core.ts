@@ -167,6 +167,14 @@ export function tensorF32Of(bytes: Uint8Array, info: TensorInfo, path: string): 
   return out;
 }
 
+/** One BF16 tensor of an in-memory file as its raw words (a fresh, aligned array). */
+export function tensorBF16Of(bytes: Uint8Array, info: TensorInfo, path: string): Uint16Array {
+  if (info.dtype !== 'BF16') fail(`tensor ${info.name}: dtype ${info.dtype} is not BF16`, path);
+  const out = new Uint16Array(info.byteLength / 2);
+  new Uint8Array(out.buffer).set(tensorBytesOf(bytes, info));
+  return out;
+}
+
 /** A checkpoint held in memory (one safetensors file) as the tensor source the model builder reads. */
 export function bytesTensorSource(bytes: Uint8Array, path: string): TensorSource {
   const h = readSafetensorsBytes(bytes, path);
@@ -179,6 +187,7 @@ export function bytesTensorSource(bytes: Uint8Array, path: string): TensorSource
     shape: (n) => get(n).shape,
     dtype: (n) => get(n).dtype,
     readF32: (n) => tensorF32Of(bytes, get(n), path),
+    readBF16: (n) => tensorBF16Of(bytes, get(n), path),
     names: () => [...h.tensors.keys()],
     byteSize: total,
   };

@@ -8,7 +8,7 @@ import { toFloat32 } from './dtype.js';
 import { fail } from '../errors.js';
 import { alignedHeaderBytes, checkHeaderLength, parseSafetensorsHeader, safetensorsHeaderJson, tensorByteSize, type SafetensorsHeader, type TensorInfo, type TensorSpec, type TensorToWrite } from './safetensors-core.js';
 
-export { MAX_HEADER_BYTES, readSafetensorsBytes, parseSafetensorsHeader, tensorBytesOf, tensorF32Of, bytesTensorSource } from './safetensors-core.js';
+export { MAX_HEADER_BYTES, readSafetensorsBytes, parseSafetensorsHeader, tensorBytesOf, tensorF32Of, tensorBF16Of, bytesTensorSource } from './safetensors-core.js';
 export type { SafetensorsHeader, TensorInfo, TensorSpec, TensorToWrite } from './safetensors-core.js';
 
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
@@ -86,6 +86,14 @@ export function readTensorF32(info: TensorInfo, path: string): Float32Array {
   if (info.dtype !== 'F16' && info.dtype !== 'BF16' && info.dtype !== 'F64')
     fail(`tensor ${info.name}: dtype ${info.dtype} is not a float type`, path);
   toFloat32(readTensorBytes(info, path), info.dtype, out);
+  return out;
+}
+
+/** Reads one BF16 tensor's raw words (straight into the result). */
+export function readTensorBF16(info: TensorInfo, path: string): Uint16Array {
+  if (info.dtype !== 'BF16') fail(`tensor ${info.name}: dtype ${info.dtype} is not BF16`, path);
+  const out = new Uint16Array(info.byteLength / 2);
+  readTensorBytes(info, path, new Uint8Array(out.buffer));
   return out;
 }
 

@@ -28,7 +28,7 @@ export const SDLLM_FORMAT_VERSION = '1';
 const stringify = (v: unknown) => JSON.stringify(v, (_k, x) => (x === Infinity ? 'Infinity' : x === -Infinity ? '-Infinity' : x));
 const parse = (s: string) => JSON.parse(s, (_k, x) => (x === 'Infinity' ? Infinity : x === '-Infinity' ? -Infinity : x));
 
-const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const f32 = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Whether a parsed safetensors header is a converted-model file's. */
 export function isSdllmHeader(h: SafetensorsHeader): boolean {
@@ -57,16 +57,16 @@ function quantLayout(m: MethodConfig, inF: number, quantized: boolean): { bits: 
  * config, the method and the tokenizer's size alone, so a converter lays the file out before it
  * converts anything; encodeSdllm fills the same layout from a whole prepared model.
  */
-export function sdllmTensorSpecs(c: ModelConfig, m: MethodConfig, tokenizerBytes: number | null): TensorSpec[] {
+export function sdllmTensorSpecs(c: ModelConfig, m: MethodConfig, tokenizerBytes: number | null, head: HeadDType = 'F32'): TensorSpec[] {
   const specs: TensorSpec[] = [];
   const d = c.hidden_size, qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
   const shapes: Record<LayerLinear, [number, number]> = {
     q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
   };
-  const linear = (name: string, outF: number, inF: number, quantized: boolean, bias: boolean) => {
+  const linear = (name: string, outF: number, inF: number, quantized: boolean, bias: boolean, dtype: HeadDType = 'F32') => {
     const q = quantLayout(m, inF, quantized);
     if (q) specs.push({ name: `${name}.qweight`, dtype: 'U8', shape: [inF, bytesPerColumn(q.bits, outF)] }, { name: `${name}.scales`, dtype: 'F32', shape: [outF, q.nGroups] });
-    else specs.push({ name: `${name}.weight`, dtype: 'F32', shape: [outF, inF] });
+    else specs.push({ name: `${name}.weight`, dtype, shape: [outF, inF] });
     if (bias) specs.push({ name: `${name}.bias`, dtype: 'F32', shape: [outF] });
   };
   specs.push({ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [c.vocab_size, d] });
@@ -75,14 +75,27 @@ export function sdllmTensorSpecs(c: ModelConfig, m: MethodConfig, tokenizerBytes
     for (const r of LAYER_LINEARS) linear(linearName(l, r), shapes[r][0], shapes[r][1], true, c.attention_bias && (r === 'q_proj' || r === 'k_proj' || r === 'v_proj'));
   }
   specs.push({ name: 'model.norm.weight', dtype: 'F32', shape: [d] });
-  linear('lm_head', c.vocab_size, d, m.lmHead === 'spiking', false);
+  linear('lm_head', c.vocab_size, d, m.lmHead === 'spiking', false, head);
   if (tokenizerBytes !== null) specs.push({ name: 'tokenizer.bin', dtype: 'U8', shape: [tokenizerBytes] });
   return specs;
 }
 
+/**
+ * How lm_head is stored: F32 (norm and rotation folded in, or quantized) or, for a float head of a
+ * bf16 checkpoint, its BF16 words as the checkpoint has them, with the final norm weight stored
+ * unfolded in model.norm.weight (prepareHead).
+ */
+export type HeadDType = 'F32' | 'BF16';
+
+export function headDType(lmHead: PreparedLinear): HeadDType {
+  return lmHead.weight instanceof Uint16Array ? 'BF16' : 'F32';
+}
+
 /** The tensors of one prepared linear, by name, in file order. */
 function linearTensors(pl: PreparedLinear): [string, Uint8Array][] {
-  const out: [string, Uint8Array][] = pl.qw ? [[`${pl.name}.qweight`, pl.qw.packed], [`${pl.name}.scales`, f32(pl.qw.scales)]] : [[`${pl.name}.weight`, f32(pl.weight!)]];
+  const out: [string, Uint8Array][] = pl.qw
+    ? [[`${pl.name}.qweight`, pl.qw.packed], [`${pl.name}.scales`, f32(pl.qw.scales)]]
+    : [[`${pl.name}.weight`, f32(pl.weight!)]];
   if (pl.bias) out.push([`${pl.name}.bias`, f32(pl.bias)]);
   return out;
 }
@@ -143,7 +156,7 @@ export function encodeSdllm(p: PreparedModel, codec?: TokenizerCodec): { tensors
     ...headTensors(p.norm, p.lm_head),
     ...(tok.bytes ? ([['tokenizer.bin', tok.bytes]] as [string, Uint8Array][]) : []),
   ]);
-  const specs = sdllmTensorSpecs(c, p.method, tok.bytes?.length ?? null);
+  const specs = sdllmTensorSpecs(c, p.method, tok.bytes?.length ?? null, headDType(p.lm_head));
   if (data.size !== specs.length || specs.some((s) => !data.has(s.name)))
     throw new Error(`encodeSdllm: the prepared model's ${data.size} tensors do not match the layout's ${specs.length}`);
   const tensors = specs.map((s) => ({ ...s, data: data.get(s.name)! }));
@@ -190,9 +203,17 @@ export function decodeSdllm(h: SafetensorsHeader, bytes: (info: TensorInfo) => U
   const shapes: Record<LayerLinear, [number, number]> = {
     q_proj: [qd, d], k_proj: [kvd, d], v_proj: [kvd, d], o_proj: [d, qd], gate_proj: [I, d], up_proj: [I, d], down_proj: [d, I],
   };
+  const bf16 = (name: string, shape: number[]) => {
+    let b = tensor(name, 'BF16', shape);
+    if (b.byteOffset % 2 !== 0) b = b.slice();
+    return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+  };
   const linear = (name: string, m: number, n: number, hasBias: boolean): PreparedLinear => {
     const bias = hasBias ? float(`${name}.bias`, [m]) : null;
-    if (!h.tensors.has(`${name}.qweight`)) return { name, outFeatures: m, inFeatures: n, qw: null, weight: float(`${name}.weight`, [m, n]), bias };
+    if (!h.tensors.has(`${name}.qweight`)) {
+      const weight = h.tensors.get(`${name}.weight`)?.dtype === 'BF16' && name === 'lm_head' ? bf16(`${name}.weight`, [m, n]) : float(`${name}.weight`, [m, n]);
+      return { name, outFeatures: m, inFeatures: n, qw: null, weight, bias };
+    }
     const bits = method.weightBits as WeightBits;
     const groupSize = Math.min(method.groupSize, n);
     const nGroups = Math.ceil(n / groupSize);

@@ -12,13 +12,13 @@ import { readSafetensorsHeader, readTensorBytes, writeSafetensors, SafetensorsWr
 import { mapFileBytes } from '../kernels/native.js';
 import { Llama2cTokenizer, spmOptionsFrom } from './llama2c-tokenizer.js';
 import type { PreparedModel } from '../sdllm/prepare.js';
-import { decodeSdllm, encodeSdllm, isSdllmHeader, sdllmHeaderBytes, sdllmMetadata, sdllmTensorSpecs, sdllmTokenizer, type TokenizerCodec } from './sdllm-file-core.js';
+import { decodeSdllm, encodeSdllm, isSdllmHeader, sdllmHeaderBytes, sdllmMetadata, sdllmTensorSpecs, sdllmTokenizer, type HeadDType, type TokenizerCodec } from './sdllm-file-core.js';
 import type { ModelConfig } from '../model/config.js';
 import type { MethodConfig } from '../sdllm/method.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { ThresholdRule } from '../spike/threshold.js';
 
-export { SDLLM_FORMAT, SDLLM_FORMAT_VERSION, encodeSdllm, decodeSdllm, readSdllmBytes, isSdllmHeader, embeddingTensors, layerTensors, headTensors, type TokenizerCodec } from './sdllm-file-core.js';
+export { SDLLM_FORMAT, SDLLM_FORMAT_VERSION, encodeSdllm, decodeSdllm, readSdllmBytes, isSdllmHeader, embeddingTensors, layerTensors, headTensors, headDType, type HeadDType, type TokenizerCodec } from './sdllm-file-core.js';
 
 /**
  * llama2.c tokenizers in converted files: {kind: 'llama2c', options} and the tokenizer.bin bytes;
@@ -52,9 +52,10 @@ export class SdllmFileWriter {
   private readonly w: SafetensorsWriter;
   private readonly tokenizer: { meta: Record<string, unknown>; bytes: Uint8Array | null };
 
-  constructor(path: string, private readonly config: ModelConfig, private readonly method: MethodConfig, tokenizer: Tokenizer) {
+  /** @param head how lm_head will be stored (headDType of the prepared head). */
+  constructor(path: string, private readonly config: ModelConfig, private readonly method: MethodConfig, tokenizer: Tokenizer, head: HeadDType = 'F32') {
     this.tokenizer = sdllmTokenizer(tokenizer, llama2cTokenizerCodec);
-    const specs = sdllmTensorSpecs(config, method, this.tokenizer.bytes?.length ?? null);
+    const specs = sdllmTensorSpecs(config, method, this.tokenizer.bytes?.length ?? null, head);
     this.w = new SafetensorsWriter(path, specs, sdllmHeaderBytes(specs, config, method, this.tokenizer.meta));
   }
 

@@ -5,7 +5,7 @@
 import nodePath from 'node:path';
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import { readSafetensorsHeader, readTensorF32, type TensorInfo } from './safetensors.js';
+import { readSafetensorsHeader, readTensorBF16, readTensorF32, type TensorInfo } from './safetensors.js';
 import { readJsonFile } from './hf-config.js';
 import { readLlama2cTensor, type Llama2cCheckpoint } from './llama2c.js';
 
@@ -16,6 +16,8 @@ export interface TensorSource {
   shape(name: string): number[];
   dtype(name: string): string;
   readF32(name: string): Float32Array;
+  /** The raw words of a tensor stored as BF16 (sources that can hold bf16 tensors have it). */
+  readBF16?(name: string): Uint16Array;
   names(): string[];
   /** Bytes of tensor data on disk. */
   readonly byteSize: number;
@@ -59,6 +61,10 @@ export function hfTensorSource(dir: string): TensorSource {
     readF32: (n) => {
       const { info, file } = get(n);
       return readTensorF32(info, file);
+    },
+    readBF16: (n) => {
+      const { info, file } = get(n);
+      return readTensorBF16(info, file);
     },
     names: () => [...byName.keys()],
     byteSize: bytes,

@@ -27,15 +27,21 @@ export interface FloatWeights {
   norm: Float32Array;
   /** The same array as embed_tokens when the embeddings are tied. */
   lm_head: Float32Array;
+  /** lm_head's raw words when the checkpoint stores it as BF16 (see readHeadBF16), else null. */
+  lm_head_bf16: Uint16Array | null;
 }
 
 /** Reads a tensor as float32 after checking its shape against what the config implies. */
 function readChecked(src: TensorSource, name: string, shape: number[]): Float32Array {
+  checkShape(src, name, shape);
+  return src.readF32(name);
+}
+
+function checkShape(src: TensorSource, name: string, shape: number[]): void {
   if (!src.has(name)) fail(`tensor ${name} is missing from the checkpoint`, src.path);
   const got = src.shape(name);
   if (got.length !== shape.length || got.some((d, i) => d !== shape[i]))
     fail(`tensor ${name} has shape [${got}] but the config implies [${shape}]`, src.path);
-  return src.readF32(name);
 }
 
 export function readEmbedding(src: TensorSource, c: ModelConfig): Float32Array {
@@ -50,6 +56,25 @@ export function readFinalNorm(src: TensorSource, c: ModelConfig): Float32Array {
 export function readHead(src: TensorSource, c: ModelConfig): Float32Array {
   return c.tie_word_embeddings ? readEmbedding(src, c) : readChecked(src, 'lm_head.weight', [c.vocab_size, c.hidden_size]);
 }
+
+/**
+ * lm_head as the checkpoint stores it when that is BF16 (the embedding when tied), else null:
+ * a float head then runs on these words, the same values as readHead's at half the bytes.
+ */
+export function readHeadBF16(src: TensorSource, c: ModelConfig): Uint16Array | null {
+  if (!headIsBF16(src, c)) return null;
+  const name = headName(c);
+  checkShape(src, name, [c.vocab_size, c.hidden_size]);
+  return src.readBF16!(name);
+}
+
+/** Whether readHeadBF16 gives the head (without reading it). */
+export function headIsBF16(src: TensorSource, c: ModelConfig): boolean {
+  const name = headName(c);
+  return src.readBF16 !== undefined && src.has(name) && src.dtype(name) === 'BF16';
+}
+
+const headName = (c: ModelConfig) => (c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
 
 /** The float weights of decoder layer `l`. */
 export function readLayerWeights(src: TensorSource, c: ModelConfig, l: number): FloatLayerWeights {
@@ -77,5 +102,5 @@ export function readFloatWeights(src: TensorSource, c: ModelConfig): FloatWeight
   const embed = readEmbedding(src, c);
   const layers = Array.from({ length: c.num_hidden_layers }, (_, l) => readLayerWeights(src, c, l));
   const norm = readFinalNorm(src, c);
-  return { embed_tokens: embed, layers, norm, lm_head: c.tie_word_embeddings ? embed : readHead(src, c) };
+  return { embed_tokens: embed, layers, norm, lm_head: c.tie_word_embeddings ? embed : readHead(src, c), lm_head_bf16: readHeadBF16(src, c) };
 }

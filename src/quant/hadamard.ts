@@ -132,6 +132,17 @@ export class RandomizedHadamard {
     }
   }
 
+  /** Additions/subtractions per row of rotateRows or unrotateRows, for the energy model (the core's ±1 entries are sign flips). */
+  get addsPerRow(): number {
+    const { block, core, m } = this.plan;
+    return (this.n / block) * countAddsFWHT(block) + (core ? m * m * block : 0);
+  }
+
+  /** Multiplies per row (signs and normalization), for the energy model. */
+  get multsPerRow(): number {
+    return this.n;
+  }
+
   /** W <- Q^T W for W of shape [n, cols]: each column w becomes Q^T w, i.e. the row w^T Q. */
   rotateColumns(W: Float32Array, cols: number): void {
     const { n } = this;

@@ -107,3 +107,38 @@ export class OnlineRotatedLinear implements Linear {
     this.inner.forward(xr, y, rows);
   }
 }
+
+/**
+ * The final norm's weight g and the inverse residual rotation applied at run time, before a head
+ * kept as the checkpoint stores it (bf16): x ← (x·Qᵀ)∘g, then the head's own weights W. Folding
+ * g and Q into W (rotateHead) would round W off its 16-bit grid; this keeps W exact, and
+ * W·((x·Qᵀ)∘g) = (W·diag(g)·Q)·x is the folded head's function. Per row: one fast Hadamard
+ * transform (additions) and 2n multiplies, counted here; the head counts its own matmul.
+ */
+export class UnrotatedHead implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  private scratch = new Float32Array(0);
+  ops: OpCounts | null = null;
+  constructor(readonly Q: RandomizedHadamard, readonly norm: Float32Array, readonly inner: Linear) {
+    if (Q.n !== inner.inFeatures || norm.length !== inner.inFeatures) throw new RangeError(`UnrotatedHead: rotation ${Q.n}, norm ${norm.length}, head input ${inner.inFeatures}`);
+    this.inFeatures = inner.inFeatures;
+    this.outFeatures = inner.outFeatures;
+  }
+
+  forward(x: Float32Array, y: Float32Array, rows: number): void {
+    const n = this.inFeatures;
+    if (this.scratch.length < rows * n) this.scratch = new Float32Array(rows * n);
+    const xr = this.scratch.subarray(0, rows * n);
+    xr.set(x.subarray(0, rows * n));
+    this.Q.unrotateRows(xr, rows);
+    const g = this.norm;
+    for (let r = 0; r < rows; r++) for (let i = 0, b = r * n; i < n; i++) xr[b + i] *= g[i];
+    if (this.ops) {
+      this.ops.rows += rows;
+      this.ops.fp_add += rows * this.Q.addsPerRow;
+      this.ops.fp_mult += rows * (this.Q.multsPerRow + n);
+    }
+    this.inner.forward(xr, y, rows);
+  }
+}

@@ -7,7 +7,7 @@
  */
 import { fail } from '../errors.js';
 import { openCheckpoint, type Checkpoint } from '../model/load.js';
-import { readEmbedding, readFinalNorm, readHead, readLayerWeights } from '../model/weights.js';
+import { headIsBF16, readEmbedding, readFinalNorm, readHead, readHeadBF16, readLayerWeights } from '../model/weights.js';
 import { rotateEmbeddings, type Rotations } from '../quant/rotate.js';
 import { SdllmFileWriter, embeddingTensors, headTensors, isSdllmFile, layerTensors } from '../formats/sdllm-file.js';
 import type { ThresholdRule } from '../spike/threshold.js';
@@ -45,7 +45,9 @@ export function convertCheckpoint(path: string, out: string, opts: ConvertOption
   const ids = method.calibrate ? calibrationIds(path, opts) : [];
 
   const rot = methodRotations(c, method);
-  const writer = new SdllmFileWriter(out, c, method, ck.tokenizer);
+  // A float head of a bf16 checkpoint is kept as stored (prepareHead); the file layout says so up front.
+  const headBF16 = method.lmHead === 'float' && headIsBF16(ck.tensors, c);
+  const writer = new SdllmFileWriter(out, c, method, ck.tokenizer, headBF16 ? 'BF16' : 'F32');
   try {
     const cal = writeEmbeddings(ck, method, rot, ids, opts, writer);
     const assemble = layerAssembler(c, method, {});
@@ -63,7 +65,7 @@ export function convertCheckpoint(path: string, out: string, opts: ConvertOption
     }
     opts.onProgress?.('converting layers', L, L);
     const norm = readFinalNorm(ck.tensors, c);
-    const lmHead = prepareHead(readHead(ck.tensors, c), norm, c, method, rot);
+    const lmHead = prepareHead(headBF16 ? readHeadBF16(ck.tensors, c)! : readHead(ck.tensors, c), norm, c, method, rot);
     writer.write(headTensors(norm, lmHead));
     const source = { format: ck.format, path: ck.path };
     writer.finish(rules, method.calibrate ? { ...source, calibration } : source);

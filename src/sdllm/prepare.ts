@@ -8,11 +8,12 @@
 import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import type { FloatWeights, FloatLayerWeights } from '../model/weights.js';
-import { DenseLinear, type Linear } from '../model/linear.js';
+import { BF16Linear, DenseLinear, type Linear } from '../model/linear.js';
 import { LlamaModel, type DecoderLayer } from '../model/llama.js';
 import { quantizeWeights, dequantize, type QuantizedWeights } from '../quant/weights.js';
-import { makeRotations, rotateLayer, rotateEmbeddings, rotateHead, OnlineRotatedLinear, onlineSeed, type Rotations } from '../quant/rotate.js';
-import { BlockHadamard } from '../quant/hadamard.js';
+import { makeRotations, rotateLayer, rotateEmbeddings, rotateHead, OnlineRotatedLinear, UnrotatedHead, onlineSeed, type Rotations } from '../quant/rotate.js';
+import { BlockHadamard, RandomizedHadamard } from '../quant/hadamard.js';
+import { bf16ToFloat32 } from '../formats/dtype.js';
 import { W4A16Linear } from '../quant/w4a16-linear.js';
 import { SpikeLinear, SharedEncoding } from '../spike/spike-linear.js';
 import { SpikingAttention } from '../spike/attention.js';
@@ -22,13 +23,17 @@ import type { MethodConfig } from './method.js';
 export const LAYER_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type LayerLinear = (typeof LAYER_LINEARS)[number];
 
-/** Weights of one matmul: packed integers (4-bit methods) or float (fp, float lm_head). */
+/**
+ * Weights of one matmul: packed integers (4-bit methods) or float (fp, float lm_head). A float
+ * weight is float32, or raw bfloat16 words (Uint16Array) for a head kept as a bf16 checkpoint
+ * stores it: such a head has neither the final norm nor the rotation folded in (see prepareHead).
+ */
 export interface PreparedLinear {
   name: string;
   outFeatures: number;
   inFeatures: number;
   qw: QuantizedWeights | null;
-  weight: Float32Array | null;
+  weight: Float32Array | Uint16Array | null;
   bias: Float32Array | null;
 }
 
@@ -87,8 +92,17 @@ export function prepareLayer(lw: FloatLayerWeights, l: number, c: ModelConfig, m
 /**
  * lm_head with the final norm folded in (the norm becomes ones) and rotated, quantized when the
  * method spikes it. Consumes `lmHead`: a tied head must be passed as a copy when rotating.
+ *
+ * A head given as bf16 words (readHeadBF16) that stays float is kept as it is, norm and
+ * rotation unfolded: folding would round it off the bf16 grid, and widening it to float32 would
+ * double the bytes every decode step reads. The model then applies the norm weight and Qᵀ to the
+ * head's input at run time (assembleModel), the same function up to float rounding.
  */
-export function prepareHead(lmHead: Float32Array, norm: Float32Array, c: ModelConfig, method: MethodConfig, rot: Rotations | null): PreparedLinear {
+export function prepareHead(lmHead: Float32Array | Uint16Array, norm: Float32Array, c: ModelConfig, method: MethodConfig, rot: Rotations | null): PreparedLinear {
+  if (lmHead instanceof Uint16Array) {
+    if (method.lmHead === 'float') return { name: 'lm_head', outFeatures: c.vocab_size, inFeatures: c.hidden_size, qw: null, weight: lmHead, bias: null };
+    lmHead = bf16ToFloat32(lmHead);
+  }
   if (rot) rotateHead(lmHead, norm, c, rot);
   return prepareLinear('lm_head', lmHead, c.vocab_size, c.hidden_size, null, method.lmHead === 'spiking', method);
 }
@@ -102,7 +116,7 @@ export function prepareModel(
   source: Record<string, unknown> = {},
 ): PreparedModel {
   const rot = methodRotations(config, method);
-  const head = rot && w.lm_head === w.embed_tokens ? w.embed_tokens.slice() : w.lm_head;
+  const head = w.lm_head_bf16 ?? (rot && w.lm_head === w.embed_tokens ? w.embed_tokens.slice() : w.lm_head);
   if (rot) rotateEmbeddings(w.embed_tokens, config, rot);
   const layers = w.layers.map((lw, l) => prepareLayer(lw, l, config, method, rot));
   const lm_head = prepareHead(head, w.norm, config, method, rot);
@@ -117,6 +131,7 @@ export function layerAssembler(c: ModelConfig, m: MethodConfig, rules: Record<st
   const onlineDown = m.onlineRotation.includes('down_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.intermediate_size, onlineSeed(m.rotationSeed, 'down_proj')) : null;
   const onlineO = m.onlineRotation.includes('o_proj') && m.rotate === 'hadamard' ? new BlockHadamard(c.num_attention_heads * c.head_dim, onlineSeed(m.rotationSeed, 'o_proj')) : null;
   const linear = (pl: PreparedLinear): Linear => {
+    if (pl.weight instanceof Uint16Array) return new BF16Linear(pl.weight, pl.outFeatures, pl.inFeatures);
     if (!pl.qw) return new DenseLinear(pl.weight!, pl.outFeatures, pl.inFeatures, pl.bias);
     // w4a16: float activations times the packed 4-bit weights, dequantized on the fly (no float
     // copy); other widths are dequantized once, and read per token at their packed size.
@@ -165,6 +180,14 @@ export function layerAssembler(c: ModelConfig, m: MethodConfig, rules: Record<st
 /** Builds the runnable model from prepared weights. */
 export function assembleModel(p: PreparedModel): LlamaModel {
   const a = layerAssembler(p.config, p.method, p.rules);
-  const parts = { embed_tokens: p.embed_tokens, layers: p.layers.map(a.layer), norm: p.norm, lm_head: a.linear(p.lm_head) };
+  const head = a.linear(p.lm_head);
+  // A head kept as bf16 has the norm and rotation unfolded (prepareHead): apply them at run time.
+  const unfolded = p.lm_head.weight instanceof Uint16Array && p.method.rotate === 'hadamard';
+  const parts = {
+    embed_tokens: p.embed_tokens,
+    layers: p.layers.map(a.layer),
+    norm: unfolded ? new Float32Array(p.config.hidden_size).fill(1) : p.norm,
+    lm_head: unfolded ? new UnrotatedHead(new RandomizedHadamard(p.config.hidden_size, p.method.rotationSeed), p.norm, head) : head,
+  };
   return new LlamaModel(p.config, p.tokenizer, parts, { ...p.source, method: p.method });
 }

@@ -5,6 +5,8 @@
  * form (random nibbles or bytes and plausible per-group scales), never as float, so a 7B shape
  * needs about 3.5 GB for its 4-bit linears plus 0.5 GB of float embeddings and 0.5 GB of float
  * lm_head (the methods' default: lm_head stays float; `--lm-head spiking` gives a 4-bit one).
+ * A float lm_head is float32 or, as a bf16 checkpoint's head is kept (prepareHead), raw bf16
+ * words: SYNTHETIC_HEAD_DTYPE says which each shape's real checkpoint gives.
  *
  * The weights mean nothing: outputs are not text, only the work is real. Activations stay at a
  * realistic scale (unit RMS after each norm; each projection's weights have variance about
@@ -18,6 +20,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { bytesPerColumn, packColumns, weightQmax, type QuantizedWeights, type WeightBits } from '../quant/weights.js';
 import type { MethodConfig } from './method.js';
+import type { HeadDType } from '../formats/sdllm-file-core.js';
 import { LAYER_LINEARS, linearName, type LayerLinear, type PreparedLayer, type PreparedLinear, type PreparedModel } from './prepare.js';
 
 /** The shapes of the benchmark suite (LLaMA-family, vocab 32000, head_dim 64 except where noted). */
@@ -27,6 +30,13 @@ export const SYNTHETIC_SHAPES = {
   '7b': { hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32 },
 } as const;
 export type SyntheticShape = keyof typeof SYNTHETIC_SHAPES;
+
+/**
+ * How the float lm_head of each shape's real checkpoint is held: TinyLlama-1.1B ships bfloat16
+ * safetensors (kept as stored); stories110M is llama2.c float32; LLaMA-2-7B ships float16,
+ * which sdllm widens to float32.
+ */
+export const SYNTHETIC_HEAD_DTYPE: Record<SyntheticShape, HeadDType> = { '110m': 'F32', '1.1b': 'BF16', '7b': 'F32' };
 
 /** A LlamaForCausalLM config of a named shape (vocab 32000, context 2048 unless overridden). */
 export function syntheticConfig(shape: SyntheticShape, over: Partial<ModelConfig> = {}): ModelConfig {
@@ -167,6 +177,8 @@ export function randomQuantizedWeights(rows: number, cols: number, bits: WeightB
 
 export interface SyntheticOptions {
   seed?: number;
+  /** Storage of a float lm_head (default F32); BF16 as a bf16 checkpoint's head is kept. */
+  headDType?: HeadDType;
 }
 
 /**
@@ -196,7 +208,8 @@ export function syntheticModel(config: ModelConfig, method: MethodConfig, opts: 
     layers.push({ input_layernorm: new Float32Array(d).fill(1), post_attention_layernorm: new Float32Array(d).fill(1), linears });
   }
   const embed_tokens = new Words(seed ^ 0x5eed).floats(c.vocab_size * d, Math.sqrt(3));
-  const lm_head = linear('lm_head', c.vocab_size, d, method.lmHead === 'spiking');
+  let lm_head = linear('lm_head', c.vocab_size, d, method.lmHead === 'spiking');
+  if (opts.headDType === 'BF16' && lm_head.weight instanceof Float32Array) lm_head = { ...lm_head, weight: truncateToBF16(lm_head.weight) };
   return {
     config: c,
     tokenizer: new SyntheticTokenizer(c.vocab_size),
@@ -208,6 +221,14 @@ export function syntheticModel(config: ModelConfig, method: MethodConfig, opts: 
     rules: {},
     source: { synthetic: true, seed },
   };
+}
+
+/** The top halves of float32 values: bf16 words (truncated, which is as random as rounded here). */
+function truncateToBF16(a: Float32Array): Uint16Array {
+  const u32 = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const out = new Uint16Array(a.length);
+  for (let k = 0; k < a.length; k++) out[k] = u32[k] >>> 16;
+  return out;
 }
 
 /** Bytes the prepared model holds (packed integers, scales, float tensors). */
