@@ -6,6 +6,9 @@
 
 /* y[r, o] = sum_i x[r, i] * w[o, i]; float32, SIMD sums in float32 lanes (tolerance vs ts). */
 void k_matmul_f32(const float *x, const float *w, float *y, int rows, int inF, int outF);
+/* The same on raw bfloat16 weights (w row-major [outF, inF], value = the float32 of bits w << 16):
+   bit-identical to k_matmul_f32 on the widened matrix (same tiles, same order of sums). */
+void k_matmul_bf16(const float *x, const uint16_t *w, float *y, int rows, int inF, int outF);
 
 typedef struct {
   const int8_t *qT;  /* column-major [n, m] */

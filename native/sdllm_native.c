@@ -222,9 +222,8 @@ static int args(napi_env env, napi_callback_info info, size_t want, napi_value *
   return 1;
 }
 
-/* matmulF32(x, w, y, rows, inF, outF) */
-static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
-  static const char *fn = "matmulF32";
+/* matmulF32 / matmulBF16 (x, w, y, rows, inF, outF): w a Float32Array or a Uint16Array of raw bf16 words. */
+static napi_value matmul(napi_env env, napi_callback_info info, const char *fn, int bf16) {
   napi_value a[6];
   if (!args(env, info, 6, a, fn)) return NULL;
   int64_t rows, inF, outF;
@@ -233,11 +232,22 @@ static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
     return NULL;
   void *x, *w, *y;
   if (!get_ta(env, fn, "x", a[0], napi_float32_array, (size_t)(rows * inF), &x, NULL) ||
-      !get_ta(env, fn, "w", a[1], napi_float32_array, (size_t)(outF * inF), &w, NULL) ||
+      !get_ta(env, fn, "w", a[1], bf16 ? napi_uint16_array : napi_float32_array, (size_t)(outF * inF), &w, NULL) ||
       !get_ta(env, fn, "y", a[2], napi_float32_array, (size_t)(rows * outF), &y, NULL))
     return NULL;
-  k_matmul_f32((const float *)x, (const float *)w, (float *)y, (int)rows, (int)inF, (int)outF);
+  if (bf16)
+    k_matmul_bf16((const float *)x, (const uint16_t *)w, (float *)y, (int)rows, (int)inF, (int)outF);
+  else
+    k_matmul_f32((const float *)x, (const float *)w, (float *)y, (int)rows, (int)inF, (int)outF);
   return undefined(env);
+}
+
+static napi_value js_matmul_f32(napi_env env, napi_callback_info info) {
+  return matmul(env, info, "matmulF32", 0);
+}
+
+static napi_value js_matmul_bf16(napi_env env, napi_callback_info info) {
+  return matmul(env, info, "matmulBF16", 1);
 }
 
 /* The attention kernels' shape arguments (rows, start, heads, kvHeads, headDim, window), six in a row. */
@@ -706,6 +716,7 @@ NAPI_MODULE_INIT() {
     napi_callback cb;
   } fns[] = {
       {"matmulF32", js_matmul_f32},
+      {"matmulBF16", js_matmul_bf16},
       {"spikeLinearCounts", js_spike_counts},
       {"spikeLinearEvents", js_spike_events},
       {"spikeLinearCountsRows", js_spike_counts_rows},

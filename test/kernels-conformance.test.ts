@@ -3,6 +3,8 @@
  *  - integer / spike kernels (spikeLinearCounts, spikeLinearEvents, spikeLinearCountsRows,
  *    intMatmul) must be bit-identical (Float32Array outputs compared as raw bits);
  *  - matmulF32 within 1e-5 of sum_i |x_i w_oi| per output (backends may sum in float32 SIMD lanes);
+ *  - matmulBF16 (raw bfloat16 weights) within the same tolerance, and bit-identical to the same
+ *    backend's matmulF32 on the widened weights (random shapes, and the BF16 head of sdllm-small);
  *  - siluMul bit-identical over millions of gates (every float32 region, boundaries of exp's
  *    branches, NaN, ±∞) and on gate/up vectors of sdllm-small; the native exp against Math.exp.
  * Also: the ts kernels against naive loops written here (so the suite means something with
@@ -11,6 +13,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import nodePath from 'node:path';
 import {
   registeredBackends,
@@ -32,6 +35,7 @@ import type { ThresholdRule } from '../src/spike/threshold.js';
 import { Prng } from '../src/util/prng.js';
 import { MODELS, needsShared, readGolden } from './helpers.js';
 import { loadMethodModel } from '../src/sdllm/load.js';
+import { readSafetensorsHeader, readTensorBytes } from '../src/formats/safetensors.js';
 import type { LlamaModel } from '../src/model/llama.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -278,21 +282,22 @@ function checkBigBatch(name: string, k: KernelSet): void {
   assertBitsEqual(yi, ref, `${name} intMatmul rows=${rows}`);
 }
 
+const MATMUL_SHAPES: [rows: number, inF: number, outF: number][] = [
+  [1, 300, 37],
+  [3, 300, 37],
+  [4, 300, 37],
+  [7, 300, 37],
+  [1, 512, 512],
+  [4, 512, 1408],
+  [7, 1408, 512],
+  [9, 1100, 70], // several k slices, ragged tiles
+  [64, 512, 512],
+  [1, 1, 1],
+  [5, 17, 3],
+];
+
 function checkMatmul(name: string, k: KernelSet): void {
-  const shapes: [rows: number, inF: number, outF: number][] = [
-    [1, 300, 37],
-    [3, 300, 37],
-    [4, 300, 37],
-    [7, 300, 37],
-    [1, 512, 512],
-    [4, 512, 1408],
-    [7, 1408, 512],
-    [9, 1100, 70], // several k slices, ragged tiles
-    [64, 512, 512],
-    [1, 1, 1],
-    [5, 17, 3],
-  ];
-  for (const [rows, inF, outF] of shapes) {
+  for (const [rows, inF, outF] of MATMUL_SHAPES) {
     const x = randomFloats(rows * inF, rows * 131 + inF, 2);
     const W = randomFloats(outF * inF, outF * 17 + inF, 0.1);
     const { y: ref, abs } = naiveMatmul(x, W, rows, inF, outF);
@@ -305,6 +310,54 @@ function checkMatmul(name: string, k: KernelSet): void {
       assertClose(y, yts, abs, `matmulF32 ${name} vs ts rows=${rows} inF=${inF} outF=${outF}`);
     }
   }
+}
+
+/** The float32 values of raw bfloat16 words (a word is the top half of a float32's bits). */
+function widenBF16(w: Uint16Array): Float32Array {
+  const f = new Float32Array(w.length);
+  const u = new Uint32Array(f.buffer);
+  for (let k = 0; k < w.length; k++) u[k] = w[k] << 16;
+  return f;
+}
+
+/** Random bf16 words: floats of the given scale truncated to their top half, with some ±0 and subnormals. */
+function randomBF16(len: number, seed: number, scale: number): Uint16Array {
+  const f = randomFloats(len, seed, scale);
+  const hi = new Uint16Array(f.buffer).filter((_, k) => k % 2 === 1); // little-endian: odd halves are the tops
+  for (let k = 0; k < len; k += 97) hi[k] = [0x0000, 0x8000, 0x0001, 0x807f][(k / 97) % 4];
+  return hi;
+}
+
+/**
+ * matmulBF16 on the shapes of checkMatmul: within checkMatmul's tolerance of the float64 sums on
+ * the widened weights, and bit-identical to the same backend's matmulF32 on them (ts widens and
+ * calls matmulF32; native runs the same tiles with a widening load).
+ */
+function checkMatmulBF16(name: string, k: KernelSet): void {
+  for (const [rows, inF, outF] of MATMUL_SHAPES) {
+    const what = `${name} rows=${rows} inF=${inF} outF=${outF}`;
+    const x = randomFloats(rows * inF, rows * 131 + inF, 2);
+    const w = randomBF16(outF * inF, outF * 17 + inF + 1, 0.1);
+    const W = widenBF16(w);
+    const { y: ref, abs } = naiveMatmul(x, W, rows, inF, outF);
+    const y = new Float32Array(rows * outF);
+    k.matmulBF16(x, w, y, rows, inF, outF);
+    assertClose(y, ref, abs, `matmulBF16 ${what}`);
+    const yf = new Float32Array(rows * outF);
+    k.matmulF32(x, W, yf, rows, inF, outF);
+    assertBitsEqual(y, yf, `matmulBF16 vs matmulF32 on the widened weights ${what}`);
+  }
+}
+
+/** The raw words of a BF16 tensor of a (possibly sharded) safetensors checkpoint. */
+function readBF16Tensor(dir: string, name: string): { words: Uint16Array; shape: number[] } {
+  const index = nodePath.join(dir, 'model.safetensors.index.json');
+  const file = nodePath.join(dir, fs.existsSync(index) ? JSON.parse(fs.readFileSync(index, 'utf8')).weight_map[name] : 'model.safetensors');
+  const info = readSafetensorsHeader(file).tensors.get(name);
+  assert.ok(info, `${name} not in ${file}`);
+  assert.equal(info.dtype, 'BF16', `${name} dtype`);
+  const bytes = readTensorBytes(info, file);
+  return { words: new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2), shape: info.shape };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -692,6 +745,7 @@ describe('kernel conformance', () => {
       checkBigBatch(name, k);
     });
     test(`${name}: matmulF32 within tolerance`, () => checkMatmul(name, k));
+    test(`${name}: matmulBF16 within tolerance, bit-identical to matmulF32 on the widened weights`, () => checkMatmulBF16(name, k));
     test(`${name}: packed 4-bit spike kernels and dense int4 bit-identical to the int8 ts kernels`, () => checkPacked(name, k));
     test(`${name}: matmulW4A16 within tolerance of the dequantized float matmul`, () => checkW4A16(name, k));
     test(`${name}: attentionF32 within tolerance of a float64 reference (GQA, causal, sliding window)`, () => checkAttention(name, k));
@@ -713,6 +767,7 @@ describe('kernel conformance', () => {
       const scales = scalesFor(4, 97);
       const x = randomFloats(4 * 1408, 96);
       const Wf = randomFloats(512 * 1408, 95, 0.1);
+      const Wb = randomBF16(512 * 1408, 91, 0.1);
       // one row of a layer over 128 KB packed: the kernels split it by input groups
       const big = packed4Of(randomIntWeights(1100, 1100, 128, 94));
       const cBig = randomCounts(1100, 0.85, 93), xBig = randomFloats(1100, 92);
@@ -742,7 +797,10 @@ describe('kernel conformance', () => {
         const fb4 = new Float32Array(4 * 512), fb1 = new Float32Array(1100);
         k.matmulW4A16Blocks(bl, x, fb4, 4);
         k.matmulW4A16Blocks(bBig, xBig, fb1, 1);
-        outs.push([a, b, f, a4, b4, f4, f41, sBig, wBig, fb4, fb1]);
+        const h4 = new Float32Array(4 * 512), h1 = new Float32Array(512);
+        k.matmulBF16(x, Wb, h4, 4, 1408, 512);
+        k.matmulBF16(x, Wb, h1, 1, 1408, 512);
+        outs.push([a, b, f, a4, b4, f4, f41, sBig, wBig, fb4, fb1, h4, h1]);
       }
       for (let t = 1; t < outs.length; t++)
         for (let j = 0; j < outs[0].length; j++) assertBitsEqual(outs[t][j], outs[0][j], `threads ${t + 1} vs 1, kernel ${j}`);
@@ -760,6 +818,8 @@ describe('kernel conformance', () => {
     assert.throws(() => k.spikeLinearCounts({ ...w.sw, qT: new Int8Array(3) }, new Int32Array(16), 0, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
     assert.throws(() => k.spikeLinearCounts(w.sw, new Float32Array(16) as unknown as Int32Array, 0, 1, y, 0, new Int32Array(8), new Float64Array(8)), TypeError);
     assert.throws(() => k.matmulF32(new Float32Array(1), new Float32Array(4), new Float32Array(2), 1, 2, 2), RangeError);
+    assert.throws(() => k.matmulBF16(new Float32Array(2), new Uint16Array(3), new Float32Array(2), 1, 2, 2), RangeError);
+    assert.throws(() => k.matmulBF16(new Float32Array(2), new Float32Array(4) as unknown as Uint16Array, new Float32Array(2), 1, 2, 2), TypeError);
     assert.throws(() => k.intMatmul(w.W, w.dw, new Int32Array(16), 2, 8, 16, 4, new Float64Array(2), y), RangeError);
     assert.throws(() => k.spikeLinearEvents(w.sw, new Int8Array(31), 2, 1, y, 0, new Int32Array(8), new Float64Array(8)), RangeError);
     const p = packed4Of(w).pw;
@@ -837,6 +897,32 @@ describe('kernel conformance', () => {
         const yf = new Float32Array(rows * m);
         k.matmulF32(xin, weight, yf, rows, n, m);
         assertClose(yf, fref, abs, `real ${proj} ${name} matmulF32`);
+      }
+    }
+  });
+
+  test('real weights: matmulBF16 on the raw BF16 tied head of sdllm-small (embed_tokens), rows 1 and 4', needsShared, () => {
+    const { words, shape } = readBF16Tensor(nodePath.join(MODELS, 'sdllm-small'), 'model.embed_tokens.weight');
+    const [outF, inF] = shape;
+    assert.equal(words.length, outF * inF);
+    const W = widenBF16(words);
+    for (const rows of [1, 4]) {
+      // activations: embedding rows of a few tokens, as the head sees a hidden state of the same scale
+      const x = new Float32Array(rows * inF);
+      for (let r = 0; r < rows; r++) x.set(W.subarray((r * 311 + 7) * inF, (r * 311 + 8) * inF), r * inF);
+      const { y: fref, abs } = naiveMatmul(x, W, rows, inF, outF);
+      const yts = new Float32Array(rows * outF);
+      ts.matmulBF16(x, words, yts, rows, inF, outF);
+      assertClose(yts, fref, abs, `real head rows=${rows} ts matmulBF16 vs float64`);
+      for (const name of registeredBackends()) {
+        if (name === 'ts') continue;
+        const k = getBackend(name)!;
+        const y = new Float32Array(rows * outF);
+        k.matmulBF16(x, words, y, rows, inF, outF);
+        assertClose(y, yts, abs, `real head rows=${rows} ${name} matmulBF16 vs ts`);
+        const yf = new Float32Array(rows * outF);
+        k.matmulF32(x, W, yf, rows, inF, outF);
+        assertBitsEqual(y, yf, `real head rows=${rows} ${name} matmulBF16 vs matmulF32 on the widened weights`);
       }
     }
   });
