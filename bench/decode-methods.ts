@@ -20,11 +20,12 @@
  * a 4-bit lm_head (spike-coded, or w4a16's float-activation kernel) instead of the float one
  * (the methods' default). A float lm_head is held as each shape's real checkpoint gives it
  * (`--head-dtype auto`, SYNTHETIC_HEAD_DTYPE: bf16 words for 1.1B, float32 for 110M and 7B;
- * sdllm-small's own bf16 head); `f32` or `bf16` force one storage for the synthetic shapes. The memory bandwidth is measured right before and right after each
- * method's decode runs, in the conditions they meet (the median of 2 x 5 multi-threaded read
- * passes over 512 MB, the native streamBandwidth kernel: this host's bandwidth moves within
- * seconds, and one probe alone sometimes caught a burst the decode never saw), and each method's
- * achieved GB/s is given as a fraction of it. Finally the `ts` backend decodes sdllm-small with
+ * sdllm-small's own bf16 head); `f32` or `bf16` force one storage for the synthetic shapes.
+ * The memory bandwidth is measured in the conditions the decode meets: two multi-threaded read
+ * passes over 512 MB (the native streamBandwidth kernel) before each of a method's decode runs
+ * and after the last, and their median is the bound (this host's bandwidth moves within seconds:
+ * a probe taken only before and after all the runs sometimes caught a burst the decode never
+ * saw); each method's achieved GB/s is given as a fraction of it. Finally the `ts` backend decodes sdllm-small with
  * `sdllm` for the native-vs-ts speedup (`--no-ts` skips it).
  *
  * The machine's load average is printed with every model: other work on a shared machine slows
@@ -152,7 +153,8 @@ interface Row {
 }
 
 /** Decode: `steps` greedy tokens after the prompt, timed; returns tok/s per run. */
-function timeDecode(model: LlamaModel, prompt: number[], steps: number, runs: number): number[] {
+/** Decode tok/s of each of `runs` runs; `between` runs before each run and after the last (the bandwidth probe). */
+function timeDecode(model: LlamaModel, prompt: number[], steps: number, runs: number, between: () => void = () => {}): number[] {
   const once = (n: number): number => {
     const cache = model.newCache(prompt.length + n + 1);
     let logits = model.step(prompt, cache);
@@ -165,7 +167,13 @@ function timeDecode(model: LlamaModel, prompt: number[], steps: number, runs: nu
     return (1000 * n) / (performance.now() - t0);
   };
   once(Math.min(steps, 4)); // warm-up: JIT, first touch of every weight
-  return Array.from({ length: runs }, () => once(steps));
+  const rates: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    between();
+    rates.push(once(steps));
+  }
+  between();
+  return rates;
 }
 
 /** Weight bytes read by one decode step (op counters). */
@@ -219,13 +227,13 @@ function main(): void {
   process.stdout.write(`load:      ${load()} (1/5/15-minute averages at the start)\n`);
   const streams: number[][] = [];
   /** Passes of the read-bandwidth probe (GB/s each), recorded for the JSON. */
-  const streamPasses = (): number[] => {
-    const bw = (native ? streamBandwidth(512 * 2 ** 20, 5) : null) ?? [jsStream()];
+  const streamPasses = (passes = 5): number[] => {
+    const bw = (native ? streamBandwidth(512 * 2 ** 20, passes) : null) ?? [jsStream()];
     streams.push(bw);
     return bw;
   };
   const stream0 = median(streamPasses());
-  process.stdout.write(`memory:    ${stream0.toFixed(1)} GB/s read bandwidth now (median of 5 passes over 512 MB, ${native ? `${getThreads()} threads: ${streams[0].map((x) => x.toFixed(1)).join(' ')}` : 'JS, 1 thread'}); measured again around each method's decode runs\n`);
+  process.stdout.write(`memory:    ${stream0.toFixed(1)} GB/s read bandwidth now (median of 5 passes over 512 MB, ${native ? `${getThreads()} threads: ${streams[0].map((x) => x.toFixed(1)).join(' ')}` : 'JS, 1 thread'}); measured again between each method's decode runs\n`);
   process.stdout.write(`decode:    8-token prompt, then ${args.steps} greedy steps (7B: ${args.steps7b}), median of ${args.runs} runs; prefill ${args.prefill} tokens (1.1B/7B: ${args.prefillBig}) with all logits; lm_head ${args.lmHead}${args.lmHead === 'float' ? ` (${args.headDType === 'auto' ? 'as each checkpoint stores it: bf16 for 1.1B and sdllm-small, float32 for 110M and 7B' : args.headDType})` : ''}\n\n`);
 
   const rows: Row[] = [];
@@ -276,9 +284,12 @@ function main(): void {
       const model = assembleModel(prepared);
       const prompt = key === 'small' ? model.tokenizer.encode('Once upon a time, there was a').slice(0, 8) : [1, 3, 4, 5, 6, 7, 8, 9];
       process.stderr.write(`  ${name}: ready in ${((performance.now() - t0) / 1000).toFixed(1)} s, decoding...\n`);
-      const before = streamPasses();
-      const rates = timeDecode(model, prompt, steps, runs);
-      const stream = median([...before, ...streamPasses()]);
+      // The host's bandwidth moves within seconds (bursts of +30-60 % lasting a few seconds hit
+      // every buffer alike), so the probe brackets every decode run: both medians then sample
+      // the same stretch of time.
+      const probe: number[] = [];
+      const rates = timeDecode(model, prompt, steps, runs, () => probe.push(...streamPasses(2)));
+      const stream = median(probe);
       const bytes = bytesPerToken(model, prompt);
       const tok = median(rates);
       const pre = prefill > 0 ? timePrefill(model, prefill, 1) : null;

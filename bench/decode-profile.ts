@@ -8,12 +8,13 @@
  * --by-shape splits the weight kernels by layer shape (out x in), with calls and GB/s of packed
  * weights read per call: which layers fall short of the memory's speed.
  * `small` is sdllm-small from SDLLM_SHARED (γ fixed at 0.99, no calibration); the others are the
- * synthetic random-weight models of src/sdllm/synthetic.ts, built in memory.
+ * synthetic random-weight models of src/sdllm/synthetic.ts, built in memory, with the float
+ * lm_head held as each shape's real checkpoint gives it (SYNTHETIC_HEAD_DTYPE: bf16 for 1.1B).
  */
 import nodePath from 'node:path';
 import os from 'node:os';
 import { kernels, setThreads, getThreads, backendName, type KernelSet } from '../src/kernels/node.js';
-import { syntheticConfig, syntheticModel, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
+import { syntheticConfig, syntheticModel, SYNTHETIC_HEAD_DTYPE, SYNTHETIC_SHAPES, type SyntheticShape } from '../src/sdllm/synthetic.js';
 import { assembleModel } from '../src/sdllm/prepare.js';
 import { resolveMethod, METHOD_NAMES } from '../src/sdllm/method.js';
 import { loadMethodModel } from '../src/sdllm/load.js';
@@ -50,7 +51,8 @@ function parseArgs(argv: string[]): Args {
 function load(model: string, method: string): LlamaModel {
   const overrides = method === 'sdllm' || method.startsWith('sdllm-') ? { gamma: 0.99 } : {};
   if (model === 'small') return loadMethodModel(nodePath.join(SHARED, 'models', 'sdllm-small'), { method, overrides }).model;
-  return assembleModel(syntheticModel(syntheticConfig(model as SyntheticShape), resolveMethod(method, overrides)));
+  const shape = model as SyntheticShape;
+  return assembleModel(syntheticModel(syntheticConfig(shape), resolveMethod(method, overrides), { headDType: SYNTHETIC_HEAD_DTYPE[shape] }));
 }
 
 function main(): void {
