@@ -401,7 +401,7 @@ static _Thread_local size_t tl_lists_cap;
 /* Room for rows*nG groups, at most `entries` entries, at most `gmax` in one group. */
 static int lists_alloc(long ngr, long entries, long gmax, s4_lists *L) {
   const size_t words =
-      (size_t)(ngr + 1) * 3 + (size_t)(entries / 4 + ngr + 1) * 5 + (size_t)entries * 2 + (size_t)gmax * 2 + 8;
+      (size_t)(ngr + 1) * 3 + (size_t)(entries / 4 + ngr + 1) * 5 + (size_t)entries * 2 + (size_t)(gmax + 16) * 2 + 8;
   if (words > tl_lists_cap) {
     free(tl_lists);
     tl_lists = (int32_t *)malloc(sizeof(int32_t) * words);
@@ -417,7 +417,7 @@ static int lists_alloc(long ngr, long entries, long gmax, s4_lists *L) {
   L->bidx = L->qcnt + maxq;
   L->bcnt = L->bidx + entries;
   L->gidx = L->bcnt + entries;
-  L->gcnt = (int8_t *)(L->gidx + gmax);
+  L->gcnt = (int8_t *)(L->gidx + gmax + 16); /* 16 spare: b_add16 stores whole vectors */
   return 0;
 }
 
@@ -448,6 +448,35 @@ static ALWAYS_INLINE void b_add(s4_builder *B, int32_t i, int32_t c) {
   B->L.gcnt[B->ne++] = (int8_t)c;
   B->corr += 8 * c;
 }
+
+#if defined(SIMD_AVX512)
+/*
+ * b_add of c[i0 .. i0 + 16) in one step, the same lists in the same order: the nonzero small
+ * counts compressed in registers (a compress straight to memory is slow on Zen 4) and stored
+ * whole, the rare large ones one by one. A decode step's inputs are 80-90 % nonzero in no
+ * pattern, so the scalar loop's branch mispredicted often; on sdllm-small's 256 x 512 layers
+ * building the lists was half of a call. Returns the nonzero entries.
+ */
+static ALWAYS_INLINE int b_add16(s4_builder *B, const int32_t *c, int32_t i0) {
+  const __m512i v = _mm512_loadu_si512((const void *)c);
+  const __mmask16 nz = _mm512_test_epi32_mask(v, v);
+  if (!nz) return 0;
+  __mmask16 big = _mm512_mask_cmpgt_epi32_mask(nz, _mm512_abs_epi32(v), _mm512_set1_epi32(SMALL_MAX));
+  const __mmask16 small = nz & (__mmask16)~big;
+  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(i0), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  _mm512_storeu_si512((void *)(B->L.gidx + B->ne), _mm512_maskz_compress_epi32(small, idx));
+  _mm_storeu_si128((__m128i *)(B->L.gcnt + B->ne), _mm512_cvtepi32_epi8(_mm512_maskz_compress_epi32(small, v)));
+  B->ne += __builtin_popcount(small);
+  B->corr += 8 * _mm512_mask_reduce_add_epi32(small, v);
+  while (big) {
+    const int t = __builtin_ctz(big);
+    big &= (__mmask16)(big - 1);
+    B->L.bidx[B->b] = i0 + t;
+    B->L.bcnt[B->b++] = c[t];
+  }
+  return __builtin_popcount(nz);
+}
+#endif
 
 static ALWAYS_INLINE void b_close(s4_builder *B, long rg) {
   const int ne = B->ne, nq = (ne + 3) / 4;
@@ -566,7 +595,11 @@ static int counts_rows4(const void *wv, const int32_t *c, long cStride, int rows
       const long rg = (long)r * nG + g;
       b_open(&B, rg);
       const int end = (g + 1) * G < n ? (g + 1) * G : n;
-      for (int i = g * G; i < end; i++)
+      int i = g * G;
+#if defined(SIMD_AVX512)
+      for (; i + 16 <= end; i += 16) nnz += b_add16(&B, cr + i, i);
+#endif
+      for (; i < end; i++)
         if (cr[i] != 0) {
           b_add(&B, i, cr[i]);
           nnz++;
