@@ -20,6 +20,14 @@
 #include "pool.h"
 #include "simd.h"
 
+/* A bf16 word is the top half of a float32: widening is a shift, exact. */
+static ALWAYS_INLINE float bf16_to_f32(const uint16_t *p) {
+  const uint32_t u = (uint32_t)*p << 16;
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 #if defined(SIMD_AVX512)
 typedef __m512 vf;
 #define FVL 16
@@ -80,10 +88,8 @@ static ALWAYS_INLINE vf vf_load(const float *p) {
   return v;
 }
 static ALWAYS_INLINE vf vf_load_bf16(const uint16_t *p) {
-  uint32_t u[FVL];
-  for (int i = 0; i < FVL; i++) u[i] = (uint32_t)p[i] << 16;
   vf v;
-  __builtin_memcpy(&v, u, sizeof v);
+  for (int i = 0; i < FVL; i++) v[i] = bf16_to_f32(p + i);
   return v;
 }
 static ALWAYS_INLINE vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
@@ -95,15 +101,6 @@ static ALWAYS_INLINE void vf_sum4(vf a, vf b, vf c, vf d, float *out) {
   out[3] = vf_sum(d);
 }
 #endif
-
-
-/* A bf16 word is the top half of a float32: widening is a shift, exact. */
-static ALWAYS_INLINE float bf16_to_f32(const uint16_t *p) {
-  const uint32_t u = (uint32_t)*p << 16;
-  float f;
-  __builtin_memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 #define NRMAX 8
 #define KC 512

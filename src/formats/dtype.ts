@@ -88,7 +88,6 @@ export function float32ToF16Bits(x: number): number {
 /** bfloat16 words widened to float32 (exact: a bf16 word is the top half of a float32). */
 export function bf16ToFloat32(w: Uint16Array): Float32Array {
   const out = new Float32Array(w.length);
-  const u32 = new Uint32Array(out.buffer);
-  for (let i = 0; i < w.length; i++) u32[i] = w[i] << 16;
+  toFloat32(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), 'BF16', out);
   return out;
 }
