@@ -5,6 +5,7 @@
 import type { ModelConfig } from './config.js';
 import type { TensorSource } from '../formats/tensor-source.js';
 import { fail } from '../errors.js';
+import { bf16ToFloat32 } from '../formats/dtype.js';
 
 export interface FloatLayerWeights {
   input_layernorm: Float32Array;
@@ -102,5 +103,8 @@ export function readFloatWeights(src: TensorSource, c: ModelConfig): FloatWeight
   const embed = readEmbedding(src, c);
   const layers = Array.from({ length: c.num_hidden_layers }, (_, l) => readLayerWeights(src, c, l));
   const norm = readFinalNorm(src, c);
-  return { embed_tokens: embed, layers, norm, lm_head: c.tie_word_embeddings ? embed : readHead(src, c), lm_head_bf16: readHeadBF16(src, c) };
+  const head16 = readHeadBF16(src, c);
+  // An untied bf16 head is read from the file once and widened for the float32 copy.
+  const head = c.tie_word_embeddings ? embed : head16 ? bf16ToFloat32(head16) : readHead(src, c);
+  return { embed_tokens: embed, layers, norm, lm_head: head, lm_head_bf16: head16 };
 }
